@@ -1,0 +1,46 @@
+"""Model descriptions: what a sweep needs to know about one LLM, whatever serves it.
+
+A ``ModelSpec`` is built from one file of ``conf/model/``. Fields that change results (id,
+revision) enter the episode id; serving fields (tensor parallelism, replicas, prices) do not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SimProfile:
+    """How the synthetic backend plays this model (see SIM.md). Never evidence about the model."""
+
+    capability: float = 0.7  # 0..1: chance of a well-chosen, checked contribution
+    verbosity: float = 1.0  # multiplies contribution length
+    abstention: float = 0.5  # 0..1: calibration of "nothing useful left -> abstain"
+    tokens_per_s: float = 50.0  # for simulated latency in benchmarks only
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str  # registry name, e.g. "qwen3_235b"
+    hf_id: str  # Hugging Face id, or the gateway's model name for hosted models
+    revision: str = "main"
+    params_b: float = 0.0  # total parameters, billions
+    active_params_b: float = 0.0  # active per token (MoE), billions
+    tensor_parallel_size: int = 1
+    pipeline_parallel_size: int = 1
+    max_model_len: int = 32768
+    max_num_seqs: int = 128
+    replicas: int = 1
+    hosted: bool = False  # served by a provider, not by us
+    price_in_per_mtok: float | None = None  # USD per million prompt tokens (hosted)
+    price_out_per_mtok: float | None = None  # USD per million completion tokens (hosted)
+    gpu_hour_usd: float | None = None  # USD per GPU-hour (self-hosted)
+    sim: SimProfile = SimProfile()
+
+    @property
+    def gpus(self) -> int:
+        return self.tensor_parallel_size * self.pipeline_parallel_size
+
+    def identity(self) -> dict[str, str]:
+        """The part of the model that changes a result."""
+        return {"hf_id": self.hf_id, "revision": self.revision}

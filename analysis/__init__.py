@@ -1,0 +1,19 @@
+"""Analysis of orgsweep results: lazy Polars loaders, queries, statistics and reports.
+
+``analysis.load(results_dir)`` is the entry point; it is imported on first use so that
+``analysis.schema`` stays importable by the store without a cycle.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["Results", "load"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from analysis import load as _load_module
+
+        return getattr(_load_module, name)
+    raise AttributeError(f"module 'analysis' has no attribute {name!r}")

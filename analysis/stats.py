@@ -1,0 +1,287 @@
+"""Statistics for the research report: tests, effect sizes, intervals and p-value correction.
+
+Pure functions over sequences or numpy arrays of quality scores. Results are frozen dataclasses
+whose `to_dict()` is JSON-serialisable (non-finite floats become None).
+
+Undefined results (too few groups or values, zero variance, all-zero paired differences) are
+reported as nan rather than raised, so one degenerate cell does not stop a whole report. The
+only error raised on purpose is for paired samples of different lengths, which is a caller bug.
+
+The paper (design/PAPER.md §9) names Kruskal-Wallis and Cohen's d but not its pairwise test;
+`compare` uses rank tests as primary and Welch's t as secondary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy import stats
+
+Values = Sequence[float] | npt.NDArray[np.floating[Any]]
+NAN = float("nan")
+
+
+@dataclasses.dataclass(frozen=True)
+class Omnibus:
+    """Result of a k-group test; statistic and p_value are nan when undefined."""
+
+    test: str
+    statistic: float
+    p_value: float
+    n: int
+    k: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_dict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class PairTest:
+    """Result of a two-sample test; statistic and p_value are nan when undefined."""
+
+    test: str
+    statistic: float
+    p_value: float
+    n_a: int
+    n_b: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_dict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    """Everything the report states about group a versus group b (see `compare`)."""
+
+    n_a: int
+    n_b: int
+    mean_a: float
+    mean_b: float
+    delta_pct: float
+    test: str
+    statistic: float
+    p_value: float
+    welch_t: float
+    welch_p: float
+    cohens_d: float
+    hedges_g: float
+    ci_a: tuple[float, float]
+    ci_b: tuple[float, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_dict(self)
+
+
+def kruskal(groups: Mapping[str, Sequence[float]]) -> Omnibus:
+    """Kruskal-Wallis H test across groups (scipy.stats.kruskal).
+
+    Empty groups are dropped. With fewer than 2 remaining groups, or when every value is
+    identical (H is 0/0), statistic and p_value are nan instead of an exception.
+    """
+    kept = [_array(v) for v in groups.values() if len(v) >= 1]
+    n, k = sum(g.size for g in kept), len(kept)
+    if k < 2 or np.ptp(np.concatenate(kept)) == 0:
+        return Omnibus("kruskal", NAN, NAN, n, k)
+    res = stats.kruskal(*kept)
+    return Omnibus("kruskal", float(res.statistic), float(res.pvalue), n, k)
+
+
+def mann_whitney(a: Values, b: Values) -> PairTest:
+    """Two-sided Mann-Whitney U test; the statistic is U for sample a."""
+    x, y = _array(a), _array(b)
+    res = stats.mannwhitneyu(x, y, alternative="two-sided")
+    return PairTest("mann_whitney", float(res.statistic), float(res.pvalue), x.size, y.size)
+
+
+def welch_t(a: Values, b: Values) -> PairTest:
+    """Welch's unequal-variance t test (two-sided); nan when both samples have zero variance."""
+    x, y = _array(a), _array(b)
+    if x.size < 2 or y.size < 2 or _var(x) + _var(y) == 0:
+        return PairTest("welch_t", NAN, NAN, x.size, y.size)
+    res = stats.ttest_ind(x, y, equal_var=False)
+    return PairTest("welch_t", float(res.statistic), float(res.pvalue), x.size, y.size)
+
+
+def wilcoxon_paired(a: Values, b: Values) -> PairTest:
+    """Two-sided Wilcoxon signed-rank test on pairs (a[i], b[i]); zero differences are dropped.
+
+    Raises ValueError when the samples differ in length. When every difference is zero the test
+    is undefined and statistic and p_value are nan.
+    """
+    x, y = _array(a), _array(b)
+    if x.size != y.size:
+        raise ValueError(
+            f"wilcoxon_paired needs samples of equal length (one value per pair); "
+            f"got len(a)={x.size}, len(b)={y.size}"
+        )
+    if not np.any(x - y):
+        return PairTest("wilcoxon", NAN, NAN, x.size, y.size)
+    res = stats.wilcoxon(x, y, alternative="two-sided")
+    return PairTest("wilcoxon", float(res.statistic), float(res.pvalue), x.size, y.size)
+
+
+def cohens_d(a: Values, b: Values) -> float:
+    """Cohen's d as the paper computes it: (mean_a - mean_b) / sqrt((s_a^2 + s_b^2) / 2).
+
+    s are sample SDs (ddof=1). This average-variance form reproduces the paper's L1-L4 d = 23.0;
+    it ignores group sizes, unlike the pooled SD in `hedges_g`. nan if the denominator is 0.
+    """
+    x, y = _array(a), _array(b)
+    scale = math.sqrt((_var(x) + _var(y)) / 2)
+    return _ratio(_mean(x) - _mean(y), scale)
+
+
+def hedges_g(a: Values, b: Values) -> float:
+    """Hedges' g: (mean_a - mean_b) / s_pooled * J, the small-sample bias-corrected d.
+
+    s_pooled = sqrt(((n1-1) s1^2 + (n2-1) s2^2) / (n1+n2-2)) and J = 1 - 3 / (4 (n1+n2) - 9)
+    (Hedges' approximation of the exact gamma-function correction). nan if s_pooled is 0 or
+    either sample is empty.
+    """
+    x, y = _array(a), _array(b)
+    n1, n2 = x.size, y.size
+    if n1 == 0 or n2 == 0 or n1 + n2 < 3:
+        return NAN
+    # Sums of squares equal (n-1) s^2 and stay defined for a single-value group.
+    pooled = math.sqrt((_ss(x) + _ss(y)) / (n1 + n2 - 2))
+    j = 1 - 3 / (4 * (n1 + n2) - 9)
+    return _ratio(_mean(x) - _mean(y), pooled) * j
+
+
+def bootstrap_ci(
+    values: Values,
+    stat: Callable[..., Any] = np.mean,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Bootstrap confidence interval of `stat(values)` (scipy.stats.bootstrap).
+
+    Uses BCa, which corrects the bias and skew of means near the 0/1 bounds of quality scores;
+    when BCa is undefined (e.g. the median of scores piled at 1.0) it falls back to the percentile
+    interval. Deterministic for a given seed. With fewer than 2 values or a constant sample the
+    interval collapses to (x, x) with x = stat(values); an empty sample gives (nan, nan).
+    """
+    arr = _array(values)
+    if arr.size == 0:
+        return (NAN, NAN)
+    if arr.size < 2 or np.ptp(arr) == 0:
+        x = float(stat(arr))
+        return (x, x)
+    low, high = _bootstrap(arr, stat, n_resamples, confidence, seed, "BCa")
+    if not (math.isfinite(low) and math.isfinite(high)):
+        low, high = _bootstrap(arr, stat, n_resamples, confidence, seed, "percentile")
+    return (low, high)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values, in input order.
+
+    Sorted ascending, the i-th (0-based) of m p-values becomes max over j <= i of (m - j) p_(j),
+    capped at 1. nan entries are returned unchanged and do not count towards m. Implemented here
+    because scipy.stats.false_discovery_control offers only Benjamini-Hochberg/Yekutieli.
+    """
+    p = np.asarray(p_values, dtype=float)
+    out = p.copy()
+    idx = np.flatnonzero(~np.isnan(p))
+    order = idx[np.argsort(p[idx], kind="stable")]
+    m = order.size
+    scaled = p[order] * np.arange(m, 0, -1)
+    out[order] = np.minimum(np.maximum.accumulate(scaled), 1.0)
+    return [float(v) for v in out]
+
+
+def compare(a: Values, b: Values, *, paired: bool = False) -> Comparison:
+    """Compare group a with group b.
+
+    Primary test: Mann-Whitney U (two-sided) when unpaired, Wilcoxon signed-rank when paired
+    (a[i] and b[i] are the same task; lengths must match). Secondary: Welch's t in both cases.
+    delta_pct = (mean_a - mean_b) / mean_b * 100, nan if mean_b is 0. ci_a and ci_b are
+    bootstrap intervals of the means (`bootstrap_ci` defaults).
+    """
+    x, y = _array(a), _array(b)
+    primary = wilcoxon_paired(x, y) if paired else mann_whitney(x, y)
+    welch = welch_t(x, y)
+    mean_a, mean_b = _mean(x), _mean(y)
+    return Comparison(
+        n_a=x.size,
+        n_b=y.size,
+        mean_a=mean_a,
+        mean_b=mean_b,
+        delta_pct=_ratio(mean_a - mean_b, mean_b) * 100,
+        test=primary.test,
+        statistic=primary.statistic,
+        p_value=primary.p_value,
+        welch_t=welch.statistic,
+        welch_p=welch.p_value,
+        cohens_d=cohens_d(x, y),
+        hedges_g=hedges_g(x, y),
+        ci_a=bootstrap_ci(x),
+        ci_b=bootstrap_ci(y),
+    )
+
+
+def _bootstrap(
+    arr: npt.NDArray[np.float64],
+    stat: Callable[..., Any],
+    n_resamples: int,
+    confidence: float,
+    seed: int,
+    method: str,
+) -> tuple[float, float]:
+    # A degenerate BCa returns nan with a warning; the caller falls back, so silence it here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = stats.bootstrap(
+            (arr,),
+            stat,
+            n_resamples=n_resamples,
+            confidence_level=confidence,
+            method=method,
+            rng=np.random.default_rng(seed),
+        )
+    return (float(res.confidence_interval.low), float(res.confidence_interval.high))
+
+
+def _array(values: Values) -> npt.NDArray[np.float64]:
+    return np.asarray(values, dtype=np.float64).ravel()
+
+
+def _ss(x: npt.NDArray[np.float64]) -> float:
+    # Exactly 0 for constant data: x - mean(x) can be ~1e-17 there, and a tiny spread would turn
+    # "undefined" into huge effect sizes or scipy precision-loss warnings.
+    return 0.0 if np.ptp(x) == 0 else float(np.sum((x - x.mean()) ** 2))
+
+
+def _var(x: npt.NDArray[np.float64]) -> float:
+    return _ss(x) / (x.size - 1) if x.size >= 2 else NAN
+
+
+def _mean(x: npt.NDArray[np.float64]) -> float:
+    return float(x.mean()) if x.size else NAN
+
+
+def _ratio(num: float, den: float) -> float:
+    # 0 or nan denominators mean "undefined" here, reported as nan without a numpy warning.
+    return num / den if den != 0 and not math.isnan(den) else NAN
+
+
+def _to_dict(obj: Any) -> dict[str, Any]:
+    return {f.name: _jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value

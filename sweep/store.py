@@ -1,0 +1,183 @@
+"""The result store: Parquet part files committed atomically, on any pyarrow filesystem.
+
+Layout under the results directory (a local path or a URI such as ``s3://b/p``, ``file:///p``,
+``memory://p``): ``sweep.yaml`` (manifest), and ``runs/``, ``agents/``, ``transcripts/`` holding
+``part-*.parquet`` files. A part is written under a ``.tmp`` name and moved into place, so readers
+never see half a file. An episode is committed when its ``runs`` rows exist; they are written
+after its other rows (``analysis.schema.WRITE_ORDER``).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from analysis.schema import TABLES, WRITE_ORDER
+from sweep.errors import UserError
+
+MANIFEST = "sweep.yaml"
+
+
+class StoreWarning(UserWarning):
+    pass
+
+
+def resolve(uri: str) -> tuple[pafs.FileSystem, str]:
+    """A pyarrow filesystem and the root path inside it."""
+    if "://" not in uri:
+        import os
+
+        return pafs.LocalFileSystem(), os.path.abspath(uri)
+    try:
+        fs, path = pafs.FileSystem.from_uri(uri)
+        return fs, path
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError):
+        pass
+    try:
+        import fsspec
+    except ImportError:
+        raise UserError(f"cannot open {uri!r}: unsupported filesystem (install fsspec)") from None
+    try:
+        ffs, path = fsspec.core.url_to_fs(uri)
+    except (ValueError, ImportError) as e:
+        raise UserError(f"cannot open results directory {uri!r}: {e}") from None
+    return pafs.PyFileSystem(pafs.FSSpecHandler(ffs)), path
+
+
+@dataclass(frozen=True)
+class Committed:
+    status: str  # ok | failed
+    attempt: int
+
+
+class ResultStore:
+    def __init__(self, uri: str):
+        self.uri = uri
+        self.fs, self.root = resolve(uri)
+
+    def path(self, *parts: str) -> str:
+        return "/".join([self.root.rstrip("/"), *parts])
+
+    def exists(self) -> bool:
+        info = self.fs.get_file_info(self.root)
+        return info.type == pafs.FileType.Directory
+
+    # ---- writing ------------------------------------------------------------------------
+
+    def write_part(self, table: str, rows: list[dict[str, Any]]) -> str | None:
+        if not rows:
+            return None
+        data = pa.Table.from_pylist(rows, schema=TABLES[table])
+        folder = self.path(table)
+        self.fs.create_dir(folder, recursive=True)
+        name = f"part-{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet"
+        final = f"{folder}/{name}"
+        tmp = f"{final}.tmp"
+        with self.fs.open_output_stream(tmp) as out:
+            pq.write_table(data, out, compression="zstd")
+        self.fs.move(tmp, final)
+        return final
+
+    def write_rows(self, batches: dict[str, list[dict[str, Any]]]) -> None:
+        """Commit buffered rows: every other table first, ``runs`` last."""
+        for table in WRITE_ORDER:
+            self.write_part(table, batches.get(table, []))
+
+    def write_text(self, name: str, text: str) -> None:
+        self.fs.create_dir(self.root, recursive=True)
+        tmp = self.path(f".{name}.tmp")
+        with self.fs.open_output_stream(tmp) as out:
+            out.write(text.encode())
+        self.fs.move(tmp, self.path(name))
+
+    def read_text(self, name: str) -> str | None:
+        try:
+            with self.fs.open_input_stream(self.path(name)) as f:
+                return bytes(f.read()).decode()
+        except (FileNotFoundError, OSError):
+            return None
+
+    # ---- reading ------------------------------------------------------------------------
+
+    def parts(self, table: str) -> list[str]:
+        """Committed part files of ``table`` (temporary files are never listed)."""
+        sel = pafs.FileSelector(self.path(table), allow_not_found=True)
+        return sorted(
+            i.path
+            for i in self.fs.get_file_info(sel)
+            if i.type == pafs.FileType.File and i.path.endswith(".parquet")
+        )
+
+    def read_table(self, table: str, columns: list[str] | None = None) -> pa.Table:
+        """All readable parts of ``table``; unreadable ones are skipped with a warning."""
+        tables = []
+        for path in self.parts(table):
+            try:
+                tables.append(pq.read_table(path, filesystem=self.fs, columns=columns))
+            except (OSError, pa.ArrowException) as e:
+                warnings.warn(
+                    f"skipping unreadable part file {path}: {e}; its episodes will be re-run",
+                    StoreWarning,
+                    stacklevel=2,
+                )
+        schema = TABLES[table]
+        if columns:
+            schema = pa.schema([schema.field(c) for c in columns])
+        if not tables:
+            return schema.empty_table()
+        return pa.concat_tables([t.select(schema.names).cast(schema) for t in tables])
+
+    def committed(self) -> dict[str, Committed]:
+        """episode_id -> its latest committed attempt (an ok attempt wins over a failed one)."""
+        t = self.read_table("runs", ["episode_id", "attempt", "status"])
+        out: dict[str, Committed] = {}
+        for eid, attempt, status in zip(
+            t.column("episode_id").to_pylist(),
+            t.column("attempt").to_pylist(),
+            t.column("status").to_pylist(),
+            strict=True,
+        ):
+            cur = out.get(eid)
+            if cur is None or (attempt, status == "ok") > (cur.attempt, cur.status == "ok"):
+                out[eid] = Committed(status, attempt)
+        return out
+
+
+class BufferedWriter:
+    """Collects episodes' rows and commits them by size or age (few, larger part files)."""
+
+    def __init__(self, store: ResultStore, flush_rows: int = 5000, flush_seconds: float = 10.0):
+        self.store = store
+        self.flush_rows = flush_rows
+        self.flush_seconds = flush_seconds
+        self._buf: dict[str, list[dict[str, Any]]] = {t: [] for t in WRITE_ORDER}
+        self._since = time.monotonic()
+        self.episodes_buffered = 0
+
+    def add(self, tables: dict[str, Iterable[dict[str, Any]]]) -> None:
+        for t, rows in tables.items():
+            self._buf[t].extend(rows)
+        self.episodes_buffered += 1
+
+    def due(self) -> bool:
+        rows = sum(len(v) for v in self._buf.values())
+        return rows >= self.flush_rows or (
+            self.episodes_buffered > 0 and time.monotonic() - self._since >= self.flush_seconds
+        )
+
+    def flush(self) -> int:
+        n = self.episodes_buffered
+        if n:
+            self.store.write_rows(self._buf)
+        self._buf = {t: [] for t in WRITE_ORDER}
+        self._since = time.monotonic()
+        self.episodes_buffered = 0
+        return n
