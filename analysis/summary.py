@@ -13,7 +13,7 @@ def summary(runs: pl.LazyFrame) -> pl.DataFrame:
             pl.len().alias("runs"),
             pl.col("quality").mean().alias("Q"),
             pl.col("mission_relevance").mean().alias("M"),
-            (pl.col("n_participating") / pl.col("n_active")).mean().alias("particip"),
+            (pl.col("n_participating") / pl.col("n_active")).mean().alias("part"),
             pl.col("n_unique_roles").mean().alias("roles"),
             pl.col("hierarchy_depth").mean().alias("depth"),
             pl.col("llm_calls").mean().alias("calls"),

@@ -13,7 +13,6 @@ from typing import Any
 import yaml
 from omegaconf import OmegaConf
 from rich.console import Console
-from rich.table import Table
 
 from sweep.config import SweepConfig, build, compose
 from sweep.errors import UserError
@@ -126,15 +125,17 @@ def _print_summary(results: Any, ids: set[str], typed: SweepConfig, con: Console
     if df.is_empty():
         con.print("No committed ok runs yet.")
         return
-    from rich import box
-
-    t = Table(title=f"{typed.name}: mean per model and protocol", box=box.SIMPLE_HEAD)
-    for c in df.columns:
-        text = df.schema[c] == pl.String
-        t.add_column(c, justify="left" if text else "right", no_wrap=True, min_width=4)
-    for row in df.iter_rows():
-        t.add_row(*(f"{v:.2f}" if isinstance(v, float) else str(v) for v in row))
-    con.print(t)
+    con.print(f"[bold]{typed.name}: mean per model and protocol[/]")
+    with pl.Config(
+        tbl_formatting="ASCII_MARKDOWN",
+        tbl_hide_dataframe_shape=True,
+        tbl_hide_column_data_types=True,
+        float_precision=3,
+        tbl_rows=200,
+        tbl_cols=20,
+        tbl_width_chars=200,
+    ):
+        print(df)
     if typed.backend.name == "sim":
         con.print(f"[bold yellow]{SIM_BANNER}[/]")
 
