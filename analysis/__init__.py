@@ -13,7 +13,7 @@ __all__ = ["Results", "load"]
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from analysis import load as _load_module
+        import importlib
 
-        return getattr(_load_module, name)
+        return getattr(importlib.import_module("analysis.results"), name)
     raise AttributeError(f"module 'analysis' has no attribute {name!r}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from analysis.load import Results, load
+from analysis.results import Results, load
 from sweep.errors import UserError
 
 

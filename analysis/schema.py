@@ -3,7 +3,9 @@
 ``runs``: one row per episode step (PROTOCOLS.md section 4); an episode is committed when its
 ``runs`` rows exist. ``agents``: one row per agent per step (final turn). ``transcripts``: the
 text of every turn, the coordinator's plan and the deliverable, for ``show`` and ``rescore``.
-Readers keep, per ``episode_id``, the rows of the highest ``attempt``.
+Readers keep, per ``episode_id``, the rows of its latest (``attempt``, ``batch``) in ``runs``,
+and only the ``agents``/``transcripts`` rows of that same commit, so rows orphaned by a crash
+between part files never count twice.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ SCHEMA_VERSION = 1
 _ID = [
     ("episode_id", pa.string()),
     ("attempt", pa.int32()),
+    ("batch", pa.string()),  # the commit (flush) that wrote the row; links an attempt's rows
     ("step", pa.int32()),
 ]
 

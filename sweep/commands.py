@@ -62,7 +62,7 @@ def _manifest(cfg: Any, typed: SweepConfig, p: Plan, overrides: list[str]) -> st
 
 
 def launch(args: argparse.Namespace, overrides: list[str] | None = None) -> int:
-    from analysis.load import load
+    from analysis.results import load
     from sweep.execute import execute
     from sweep.progress import LiveProgress
     from sweep.store import BufferedWriter

@@ -37,10 +37,13 @@ class Plan:
 
 
 def _cells(cfg: SweepConfig, block: Block) -> Iterator[tuple[Any, ...]]:
-    return itertools.product(
-        block.models, block.protocols, block.n_agents, block.roles, block.levels,
-        block.shocks, block.seeds, range(block.tasks_per_cell),
-    )
+    """The block's grid, models and protocols varying fastest, so that the first K episodes
+    (``sweep.limit=K``, a pilot) already span every model and protocol."""
+    for seed, t, level, n, roles, shock, proto, model in itertools.product(
+        block.seeds, range(block.tasks_per_cell), block.levels, block.n_agents, block.roles,
+        block.shocks, block.protocols, block.models,
+    ):
+        yield model, proto, n, roles, level, shock, seed, t
 
 
 def block_tasks(cfg: SweepConfig, block: Block, level: str) -> list[Task]:

@@ -86,10 +86,16 @@ class ResultStore:
         self.fs.move(tmp, final)
         return final
 
-    def write_rows(self, batches: dict[str, list[dict[str, Any]]]) -> None:
-        """Commit buffered rows: every other table first, ``runs`` last."""
+    def write_rows(self, batches: dict[str, list[dict[str, Any]]]) -> str:
+        """Commit buffered rows: every other table first, ``runs`` last. Every row gets the
+        commit's ``batch`` id, which ties an attempt's rows together. Returns the id."""
+        batch = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
         for table in WRITE_ORDER:
-            self.write_part(table, batches.get(table, []))
+            rows = batches.get(table, [])
+            for r in rows:
+                r["batch"] = batch
+            self.write_part(table, rows)
+        return batch
 
     def write_text(self, name: str, text: str) -> None:
         self.fs.create_dir(self.root, recursive=True)

@@ -1,8 +1,8 @@
 """Lazy loaders: a results directory -> Polars LazyFrames, one attempt per episode.
 
-``runs`` keeps, per ``episode_id``, the rows of its latest committed attempt; ``agents`` and
-``transcripts`` keep only rows of that same (episode, attempt), so rows of an attempt that never
-committed (a crash between part files) are invisible.
+``runs`` keeps, per ``episode_id``, the rows of its latest committed (attempt, batch);
+``agents`` and ``transcripts`` keep only rows of that same commit, so rows of a commit that never
+finished (a crash between part files) are invisible and nothing counts twice.
 """
 
 from __future__ import annotations
@@ -47,11 +47,18 @@ def load(results_dir: str, *, include_failed: bool = False) -> Results:
     ``transcripts``. Failed episodes are left out unless ``include_failed``."""
     store = ResultStore(results_dir)
     runs = _scan(store, "runs")
-    latest = runs.group_by("episode_id").agg(pl.col("attempt").max())
-    runs = runs.join(latest, on=["episode_id", "attempt"], how="semi")
+    key = ["episode_id", "attempt", "batch"]
+    latest = (
+        runs.select(key)
+        .unique()
+        .sort("attempt", "batch")
+        .group_by("episode_id")
+        .agg(pl.col("attempt").last(), pl.col("batch").last())
+    )
+    runs = runs.join(latest, on=key, how="semi")
     if not include_failed:
         runs = runs.filter(pl.col("status") == "ok")
-    keys = runs.select("episode_id", "attempt").unique()
-    agents = _scan(store, "agents").join(keys, on=["episode_id", "attempt"], how="semi")
-    transcripts = _scan(store, "transcripts").join(keys, on=["episode_id", "attempt"], how="semi")
+    keys = runs.select(key).unique()
+    agents = _scan(store, "agents").join(keys, on=key, how="semi")
+    transcripts = _scan(store, "transcripts").join(keys, on=key, how="semi")
     return Results(runs, agents, transcripts)
