@@ -137,7 +137,9 @@ def parse_turn(text: str, *, intention: bool = False) -> ParsedTurn:
         raise OutputError("field 'role' must not be empty when participating")
     if participate and not contribution.strip():
         raise OutputError("field 'contribution' must not be empty when participating")
-    return ParsedTurn(role, participate, contribution if participate else "", tuple(refs), rationale)
+    return ParsedTurn(
+        role, participate, contribution if participate else "", tuple(refs), rationale
+    )
 
 
 def parse_plan(text: str, n_workers: int) -> Plan:
@@ -151,7 +153,9 @@ def parse_plan(text: str, n_workers: int) -> Plan:
             raise OutputError(f"assignments[{i}] must be an object")
         agent = _field(a, "agent", int)
         if not 0 <= agent < n_workers:
-            raise OutputError(f"assignments[{i}].agent={agent} is not a worker (0..{n_workers - 1})")
+            raise OutputError(
+                f"assignments[{i}].agent={agent} is not a worker (0..{n_workers - 1})"
+            )
         if agent in seen:
             raise OutputError(f"worker {agent} is assigned twice")
         seen.add(agent)

@@ -41,7 +41,9 @@ def render_task(task: Task) -> str:
         lines.append(f"R{r.id} [{r.kind}, phase {r.phase}{after}]: {r.text}")
     if task.stakeholders:
         lines += ["", "## Stakeholders (their interests conflict)"]
-        lines += [f"- {s.name}: wants {s.interest}; constraint: {s.constraint}" for s in task.stakeholders]
+        lines += [
+            f"- {s.name}: wants {s.interest}; constraint: {s.constraint}" for s in task.stakeholders
+        ]
     if task.missing_info:
         lines += ["", "## Missing information (not available to anyone)"]
         lines += [f"- {m}" for m in task.missing_info]
@@ -75,7 +77,8 @@ def render_memory(memory: Sequence[Sequence[tuple[int, str]]]) -> str:
     if not memory:
         return ""
     return "\n".join(
-        f"Step {s + 1} roles: " + "; ".join(f"agent {a}: {role or '(abstained)'}" for a, role in step)
+        f"Step {s + 1} roles: "
+        + "; ".join(f"agent {a}: {role or '(abstained)'}" for a, role in step)
         for s, step in enumerate(memory)
     )
 
@@ -165,4 +168,39 @@ def repair_message(error: str) -> Message:
     return Message(
         "user",
         f"Your reply could not be used: {error}. Reply again with one valid JSON object only.",
+    )
+
+
+# ---- helpers of the protocols the paper only names (orgsweep's layout) ---------------------
+
+
+@dataclass(frozen=True)
+class VisibleTrace:
+    """A stigmergic workspace trace as agents see it (``requirement`` None: not filed)."""
+
+    requirement: int | None
+    agent: int
+    role: str
+    strength: float
+    text: str
+    compact: bool = False
+
+
+def render_traces(traces: Iterable[VisibleTrace]) -> str:
+    """The workspace: one header line per trace, then its text unless compacted."""
+    out = []
+    for t in traces:
+        req = f"R{t.requirement}" if t.requirement is not None else "R?"
+        head = f"[trace {req}] agent {t.agent} | role: {t.role or '-'} | strength {t.strength:.2f}"
+        if t.compact:
+            out.append(f"{head} | (text not shown: context budget)")
+        else:
+            out.append(f"{head}\n{t.text}")
+    return "\n".join(out)
+
+
+def render_seeds(seeds: Iterable[VisibleTurn]) -> str:
+    """Clonal seed proposals: role and contribution of every seed that proposed."""
+    return "\n".join(
+        f"[seed agent {s.agent}] role: {s.role or '-'} | proposal\n{s.contribution}" for s in seeds
     )

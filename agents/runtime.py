@@ -112,7 +112,12 @@ class StepRuntime:
             rec.prompt = "\n\n".join(m.content for m in messages)
         try:
             parsed = await self._call_parsed(
-                agent, self.models[agent], messages, name, schema, round,
+                agent,
+                self.models[agent],
+                messages,
+                name,
+                schema,
+                round,
                 lambda text: parse_turn(text, intention=intention),
             )
         except OutputError as e:
@@ -134,8 +139,13 @@ class StepRuntime:
             rec.prompt = "\n\n".join(m.content for m in messages)
         try:
             plan = await self._call_parsed(
-                COORDINATOR, self.coordinator_model, messages, "coordinator_plan",
-                COORDINATOR_SCHEMA, 1, lambda text: parse_plan(text, len(workers)),
+                COORDINATOR,
+                self.coordinator_model,
+                messages,
+                "coordinator_plan",
+                COORDINATOR_SCHEMA,
+                1,
+                lambda text: parse_plan(text, len(workers)),
             )
         except OutputError as e:
             rec.parse_error = str(e)
@@ -147,7 +157,7 @@ class StepRuntime:
         self.transcript.append(rec)
         return plan, rec
 
-    async def _call_parsed(self, agent, model, messages, name, schema, round, parse):  # type: ignore[no-untyped-def]
+    async def _call_parsed(self, agent, model, messages, name, schema, round, parse):
         seed = derive_seed(self.seed, self.step, round, agent)
         reply = await self._chat(agent, model, messages, name, schema, seed, "agent")
         try:
@@ -168,7 +178,7 @@ class StepRuntime:
         model: ModelSpec,
         messages: tuple[Message, ...],
         name: str,
-        schema: dict,  # type: ignore[type-arg]
+        schema: dict,
         seed: int,
         purpose: str,
     ) -> ChatResponse:

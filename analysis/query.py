@@ -14,7 +14,7 @@ def query(results: Results | str, sql: str) -> pl.DataFrame:
     ctx = pl.SQLContext(frames=tables, eager=False)
     try:
         out = ctx.execute(sql)
-        return out.collect()  # type: ignore[union-attr]
+        return out.collect()
     except (pl.exceptions.PolarsError, ValueError) as e:
         cols = "; ".join(
             f"{name}({', '.join(lf.collect_schema().names())})" for name, lf in tables.items()

@@ -22,8 +22,8 @@ _ID = [
 ]
 
 RUNS = pa.schema(
-    _ID
-    + [
+    [
+        *_ID,
         ("sweep", pa.string()),
         ("block", pa.string()),
         ("protocol", pa.string()),
@@ -83,8 +83,8 @@ RUNS = pa.schema(
 )
 
 AGENTS = pa.schema(
-    _ID
-    + [
+    [
+        *_ID,
         ("agent", pa.int32()),  # -1 = the coordinator
         ("model", pa.string()),
         ("role", pa.string()),  # as written
@@ -105,8 +105,8 @@ AGENTS = pa.schema(
 )
 
 TRANSCRIPTS = pa.schema(
-    _ID
-    + [
+    [
+        *_ID,
         ("agent", pa.int32()),  # -1 coordinator, -2 deliverable
         ("round", pa.int32()),
         ("kind", pa.string()),  # turn | intention | coordinator | deliverable

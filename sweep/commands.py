@@ -163,7 +163,9 @@ def plan_cmd(args: argparse.Namespace) -> int:
     con.print(f"sweep [bold]{typed.name}[/]: {s['episodes']} episodes, {s['total_runs']} task runs")
     for key in ("by_block", "by_model", "by_protocol", "by_n_agents", "by_level"):
         con.print(f"  {key[3:]}: " + ", ".join(f"{k} {v}" for k, v in s[key].items()))
-    con.print(f"  agent calls (upper bound): {s['agent_calls']:,}; judge calls: {s['judge_calls']:,}")
+    con.print(
+        f"  agent calls (upper bound): {s['agent_calls']:,}; judge calls: {s['judge_calls']:,}"
+    )
     for reason, n in s["skipped"].items():
         con.print(f"  skipped {n}: {reason}")
     for w in warns:
@@ -201,4 +203,3 @@ def query(args: argparse.Namespace) -> int:
         with pl.Config(tbl_rows=200, tbl_cols=50, fmt_str_lengths=60):
             print(df)
     return 0
-

@@ -110,7 +110,9 @@ def one_line(message: str) -> str:
             out = p
         elif out.endswith(":"):
             out += " " + p
-        elif re.fullmatch(r"[\w.\-/]+", p) and re.search(r"options in '[^']*': [\w\-/., ]+$|:$", out):
+        elif re.fullmatch(r"[\w.\-/]+", p) and re.search(
+            r"options in '[^']*': [\w\-/., ]+$|:$", out
+        ):
             out += ", " + p
         else:
             out += " " + p
@@ -127,7 +129,9 @@ def _model(name: str, d: Mapping[str, Any], problems: list[str]) -> ModelSpec | 
     known = {f.name for f in fields(ModelSpec)}
     extra = sorted(set(d) - known)
     if extra:
-        problems.append(f"models.{name}: unknown key(s) {', '.join(extra)}; valid: {', '.join(sorted(known))}")
+        problems.append(
+            f"models.{name}: unknown key(s) {', '.join(extra)}; valid: {', '.join(sorted(known))}"
+        )
         return None
     try:
         sim = SimProfile(**dict(d.get("sim") or {}))
@@ -143,7 +147,9 @@ def build(cfg: DictConfig) -> tuple[SweepConfig, list[str]]:
     problems: list[str] = []
     warnings: list[str] = []
     models = {
-        n: m for n, d in (raw.get("models") or {}).items() if (m := _model(n, d, problems)) is not None
+        n: m
+        for n, d in (raw.get("models") or {}).items()
+        if (m := _model(n, d, problems)) is not None
     }
     protocol_defaults = raw.get("protocols") or {}
     sweep = raw.get("sweep") or {}
@@ -157,9 +163,8 @@ def build(cfg: DictConfig) -> tuple[SweepConfig, list[str]]:
     judge_raw = raw.get("judge") or {}
     judge_model = models.get(str(judge_raw.get("model")))
     if judge_model is None:
-        problems.append(
-            f"judge.model={judge_raw.get('model')!r} is not a model; valid: {', '.join(sorted(models))}"
-        )
+        valid = ", ".join(sorted(models))
+        problems.append(f"judge.model={judge_raw.get('model')!r} is not a model; valid: {valid}")
     for b in blocks:
         if judge_model is not None and judge_model.name in b.models:
             warnings.append(
@@ -192,7 +197,8 @@ def build(cfg: DictConfig) -> tuple[SweepConfig, list[str]]:
             models=models,
             judge=judge,
             backend=BackendConfig(
-                str(backend["name"]), tuple(sorted((k, v) for k, v in backend.items() if k != "name"))
+                str(backend["name"]),
+                tuple(sorted((k, v) for k, v in backend.items() if k != "name")),
             ),
             cluster=cluster,
             temperature=float(agent.get("temperature", 0.7)),
@@ -207,7 +213,9 @@ def _cluster(d: Mapping[str, Any], problems: list[str]) -> ClusterConfig:
     known = {f.name for f in fields(ClusterConfig)}
     extra = sorted(set(d) - known)
     if extra:
-        problems.append(f"cluster: unknown key(s) {', '.join(extra)}; valid: {', '.join(sorted(known))}")
+        problems.append(
+            f"cluster: unknown key(s) {', '.join(extra)}; valid: {', '.join(sorted(known))}"
+        )
         return ClusterConfig()
     c = ClusterConfig(**d)
     if c.max_attempts < 1:
@@ -231,8 +239,12 @@ def _block(
     names = _tuple(bd.get("models"))
     for m in names:
         if m not in models:
-            problems.append(f"{where}: model {m!r} is not defined; valid: {', '.join(sorted(models))}")
-    protocols = tuple(_protocol(where, p, protocol_defaults, problems) for p in _tuple(bd.get("protocols")))
+            problems.append(
+                f"{where}: model {m!r} is not defined; valid: {', '.join(sorted(models))}"
+            )
+    protocols = tuple(
+        _protocol(where, p, protocol_defaults, problems) for p in _tuple(bd.get("protocols"))
+    )
     n_agents = _tuple(bd.get("n_agents"))
     if not n_agents or any(not isinstance(n, int) or not 1 <= n <= 4096 for n in n_agents):
         problems.append(f"{where}: n_agents={list(n_agents)} must be whole numbers in 1..4096")
@@ -256,8 +268,16 @@ def _block(
     if len(problems) > before:
         return None
     return Block(
-        str(bd.get("name", f"block{i}")), names, tuple(p for p in protocols if p), n_agents,
-        roles, levels, tpc, seeds, steps, shocks,
+        str(bd.get("name", f"block{i}")),
+        names,
+        tuple(p for p in protocols if p),
+        n_agents,
+        roles,
+        levels,
+        tpc,
+        seeds,
+        steps,
+        shocks,
     )
 
 
@@ -290,7 +310,9 @@ def _shock(
     if d.get("kind") == "swap_model":
         model = models.get(str(d.get("model")))
         if model is None:
-            problems.append(f"{where}: swap_model shock needs model, one of {', '.join(sorted(models))}")
+            problems.append(
+                f"{where}: swap_model shock needs model, one of {', '.join(sorted(models))}"
+            )
             return None
     d["model"] = model
     try:

@@ -49,7 +49,9 @@ class _Org:
 async def run_episode(spec: EpisodeSpec, backend: Backend, attempt: int = 1) -> EpisodeRows:
     entry = get_protocol(spec.protocol)
     params = make_params(spec.protocol, spec.params)
-    org = _Org(list(range(spec.n_agents)), dict.fromkeys(range(spec.n_agents), spec.model), spec.mission)
+    org = _Org(
+        list(range(spec.n_agents)), dict.fromkeys(range(spec.n_agents), spec.model), spec.mission
+    )
     rows = EpisodeRows()
     for step, task in enumerate(spec.tasks):
         t0 = time.perf_counter()
@@ -80,7 +82,11 @@ async def run_episode(spec: EpisodeSpec, backend: Backend, attempt: int = 1) -> 
             spec.judge.max_deliverable_tokens,
         )
         verdict = await judge(
-            backend, spec.judge, task, org.mission, deliverable.text,
+            backend,
+            spec.judge,
+            task,
+            org.mission,
+            deliverable.text,
             derive_seed(spec.seed, step, "judge"),
         )
         wall = time.perf_counter() - t0
@@ -91,11 +97,20 @@ async def run_episode(spec: EpisodeSpec, backend: Backend, attempt: int = 1) -> 
         rows.agents += [{**base, **_agent_row(t, rt.usage[t.agent], org)} for t in _final(outcome)]
         rows.transcripts += [{**base, **_transcript_row(t)} for t in rt.transcript]
         rows.transcripts.append(
-            {**base, **_transcript_row(TurnRecord(DELIVERABLE, 0, kind="deliverable",
-                                                  contribution=deliverable.text,
-                                                  participate=True,
-                                                  rationale=verdict.justification,
-                                                  parse_error=verdict.error))}
+            {
+                **base,
+                **_transcript_row(
+                    TurnRecord(
+                        DELIVERABLE,
+                        0,
+                        kind="deliverable",
+                        contribution=deliverable.text,
+                        participate=True,
+                        rationale=verdict.justification,
+                        parse_error=verdict.error,
+                    )
+                ),
+            }
         )
         org.memory.append([(t.agent, t.role if t.participate else "") for t in outcome.turns])
         org.last = outcome

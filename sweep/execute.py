@@ -146,7 +146,7 @@ def _new_runner(backend: BackendConfig, cluster: ClusterConfig) -> Any:
     ).remote(backend)
 
 
-def _dispatch(queue, inflight, runners, load, per_runner):  # type: ignore[no-untyped-def]
+def _dispatch(queue, inflight, runners, load, per_runner):
     now = time.monotonic()
     while queue and queue[0][0] <= now:
         r = min(range(len(runners)), key=load.__getitem__)
@@ -157,7 +157,7 @@ def _dispatch(queue, inflight, runners, load, per_runner):  # type: ignore[no-un
         load[r] += 1
 
 
-def _result(ref, runners, r, backend, cluster) -> Outcome:  # type: ignore[no-untyped-def]
+def _result(ref, runners, r, backend, cluster) -> Outcome:
     try:
         out: Outcome = ray.get(ref)
         return out
@@ -168,7 +168,7 @@ def _result(ref, runners, r, backend, cluster) -> Outcome:  # type: ignore[no-un
         return Outcome(False, kind=type(e).__name__, error=str(e).splitlines()[0][:300])
 
 
-def _handle(out, spec, attempt, queue, seq, writer, cluster, prog) -> None:  # type: ignore[no-untyped-def]
+def _handle(out, spec, attempt, queue, seq, writer, cluster, prog) -> None:
     if out.ok:
         rows = out.rows
         writer.add({"runs": rows.runs, "agents": rows.agents, "transcripts": rows.transcripts})

@@ -40,16 +40,20 @@ def _cells(cfg: SweepConfig, block: Block) -> Iterator[tuple[Any, ...]]:
     """The block's grid, models and protocols varying fastest, so that the first K episodes
     (``sweep.limit=K``, a pilot) already span every model and protocol."""
     for seed, t, level, n, roles, shock, proto, model in itertools.product(
-        block.seeds, range(block.tasks_per_cell), block.levels, block.n_agents, block.roles,
-        block.shocks, block.protocols, block.models,
+        block.seeds,
+        range(block.tasks_per_cell),
+        block.levels,
+        block.n_agents,
+        block.roles,
+        block.shocks,
+        block.protocols,
+        block.models,
     ):
         yield model, proto, n, roles, level, shock, seed, t
 
 
 def block_tasks(cfg: SweepConfig, block: Block, level: str) -> list[Task]:
-    return generate_tasks(
-        cfg.seed, level, block.tasks_per_cell * block.steps, namespace=block.name
-    )
+    return generate_tasks(cfg.seed, level, block.tasks_per_cell * block.steps, namespace=block.name)
 
 
 def plan(cfg: SweepConfig) -> Plan:
@@ -102,6 +106,7 @@ def calls_per_episode(spec: EpisodeSpec) -> int:
 
 def summary(p: Plan) -> dict[str, Any]:
     """Counts for ``orgsweep plan``: per block, model, protocol and N, plus expected calls."""
+
     def count(key: str) -> dict[str, int]:
         return dict(sorted(Counter(str(getattr(s, key)) for s in p.specs).items()))
 

@@ -23,15 +23,26 @@ def _launch(results: str, *extra: str) -> int:
 
 
 def _runs(results: str) -> pl.DataFrame:
-    cols = ["episode_id", "step", "protocol", "quality", "accuracy", "completeness",
-            "n_participating", "n_unique_roles", "llm_calls"]
+    cols = [
+        "episode_id",
+        "step",
+        "protocol",
+        "quality",
+        "accuracy",
+        "completeness",
+        "n_participating",
+        "n_unique_roles",
+        "llm_calls",
+    ]
     return load(results).runs.select(cols).sort("episode_id", "step").collect()
 
 
 def _roles(results: str) -> pl.DataFrame:
     return (
-        load(results).agents.select("episode_id", "step", "agent", "role", "participate")
-        .sort("episode_id", "step", "agent").collect()
+        load(results)
+        .agents.select("episode_id", "step", "agent", "role", "participate")
+        .sort("episode_id", "step", "agent")
+        .collect()
     )
 
 
@@ -82,9 +93,7 @@ def test_runs_reads_the_same_in_polars_pyarrow_and_duckdb(ray_local, tmp_path: P
     cols = "episode_id, step, quality, n_agents, protocol, builds"
     p = pl.read_parquet(files).sort("episode_id", "step")
     a = pl.from_arrow(ds.dataset(files).to_table()).sort("episode_id", "step")
-    d = duckdb.sql(
-        f"SELECT * FROM read_parquet({files!r}) ORDER BY episode_id, step"
-    ).pl()
+    d = duckdb.sql(f"SELECT * FROM read_parquet({files!r}) ORDER BY episode_id, step").pl()
     assert p.shape == a.shape == d.shape
     assert p.equals(a)
     assert p.drop("finished_at").equals(d.drop("finished_at"))

@@ -27,8 +27,13 @@ def test_plan_is_pure_and_counts_the_grid(smoke) -> None:
     assert p1.ids == p2.ids
     block = smoke.blocks[0]
     expected = (
-        len(block.models) * len(block.protocols) * len(block.n_agents) * len(block.roles)
-        * len(block.levels) * len(block.seeds) * block.tasks_per_cell
+        len(block.models)
+        * len(block.protocols)
+        * len(block.n_agents)
+        * len(block.roles)
+        * len(block.levels)
+        * len(block.seeds)
+        * block.tasks_per_cell
     )
     assert len(p1.specs) == expected >= 20
     assert len(set(p1.ids)) == len(p1.ids)
@@ -57,7 +62,9 @@ def test_identity_changes_with_result_fields_only(smoke) -> None:
 
 def test_runtime_knobs_do_not_change_ids() -> None:
     a = plan(build(compose([]))[0]).ids
-    b = plan(build(compose(["cluster.runners=1", "cluster.max_attempts=7", "results_dir=x"]))[0]).ids
+    b = plan(
+        build(compose(["cluster.runners=1", "cluster.max_attempts=7", "results_dir=x"]))[0]
+    ).ids
     assert a == b
 
 

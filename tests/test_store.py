@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from sweep.store import BufferedWriter, ResultStore, StoreWarning
@@ -56,7 +57,7 @@ def test_unreadable_part_is_skipped_with_a_warning(tmp_path: Path) -> None:
 
 def test_bad_column_type_is_rejected_before_writing(tmp_path: Path) -> None:
     store = ResultStore(str(tmp_path / "r"))
-    with pytest.raises(Exception):
+    with pytest.raises((pa.ArrowInvalid, pa.ArrowTypeError)):
         store.write_part("runs", [{"episode_id": "a", "attempt": "one"}])
     assert store.parts("runs") == []
 

@@ -113,6 +113,8 @@ def _choose(p: Prompt, prof: SimProfile, rng: random.Random) -> tuple[list[Req],
 def agent_reply(
     p: Prompt, prof: SimProfile, rng: random.Random, *, intention: bool
 ) -> dict[str, Any]:
+    if p.seeds and not intention:
+        return clone_reply(p, prof, rng)
     picks, participate = _choose(p, prof, rng)
     participate = participate or bool(p.focus)
     role = p.fixed_role or p.assigned_role
@@ -124,8 +126,13 @@ def agent_reply(
         why = f"I intend to cover {tags}." if participate else "Others cover the work."
         return {"role": role, "participate": participate, "rationale": why}
     if not participate:
-        return {"role": role, "participate": False, "contribution": "", "builds_on": [],
-                "rationale": "The visible work already covers what I could add."}
+        return {
+            "role": role,
+            "participate": False,
+            "contribution": "",
+            "builds_on": [],
+            "rationale": "The visible work already covers what I could add.",
+        }
     contribution, builds = _contribution(p, prof, rng, picks)
     return {
         "role": role,
@@ -136,6 +143,38 @@ def agent_reply(
     }
 
 
+def _endorse(p: Prompt, prof: SimProfile, rng: random.Random) -> list[int]:
+    """With workspace traces in view, a capable abstainer reinforces the strongest trace of one
+    requirement instead of doing nothing (no random draw when no trace is visible)."""
+    filed = sorted({r for a, r, _ in p.traces if r is not None and a != p.agent})
+    if not filed or rng.random() >= prof.capability:
+        return []
+    req = rng.choice(filed)
+    best = max((s, -i) for i, (a, r, s) in enumerate(p.traces) if r == req and a != p.agent)
+    return [p.traces[-best[1]][0]]
+
+
+def clone_reply(p: Prompt, prof: SimProfile, rng: random.Random) -> dict[str, Any]:
+    """Seed proposals in view: clone one (its role, its requirements redone, plus an open one
+    next to them) or abstain when nothing is left open."""
+    open_ = [r for r in p.reqs if r.id not in p.covered]
+    if (not open_ and rng.random() < 0.35 + 0.6 * prof.abstention) or rng.random() < 0.04 * (
+        1 - prof.capability
+    ):
+        return {"role": p.fixed_role or role_name(p.domains, rng), "participate": False,
+                "contribution": "", "builds_on": [], "rationale": "The proposals need no clone."}
+    agent, role, tags = rng.choice(p.seeds)
+    by_id = {r.id: r for r in p.reqs}
+    picks = [by_id[t] for t in tags if t in by_id]
+    if open_:
+        ready = [r for r in open_ if all(d in p.covered for d in r.after)] or open_
+        picks.append(rng.choice(ready if rng.random() < prof.capability else open_))
+    contribution, _ = _contribution(p, prof, rng, picks or [rng.choice(p.reqs)])
+    role = p.fixed_role or role
+    return {"role": role, "participate": True, "contribution": contribution, "builds_on": [agent],
+            "rationale": f"I clone agent {agent}'s proposal as {role} and extend it."}
+
+
 def _contribution(
     p: Prompt, prof: SimProfile, rng: random.Random, picks: list[Req]
 ) -> tuple[str, list[int]]:
@@ -143,7 +182,9 @@ def _contribution(
     builds: list[int] = []
     for r in picks:
         grounded = not r.after or all(d in p.covered for d in r.after)
-        p_checked = prof.capability - _LEVEL_PENALTY.get(p.level, 0.1) + (0.15 if grounded else -0.1)
+        p_checked = (
+            prof.capability - _LEVEL_PENALTY.get(p.level, 0.1) + (0.15 if grounded else -0.1)
+        )
         mark = "(checked)" if rng.random() < min(0.98, max(0.05, p_checked)) else "(assumption)"
         sentences.append(f"[R{r.id}] {rng.choice(VERBS)} the {r.kind} for R{r.id}. {mark}")
         for d in (*r.after, r.id):
@@ -232,4 +273,3 @@ def judge_reply(request: ChatRequest) -> dict[str, Any]:
         f"assumed claims; duplication {dup:.2f}."
     )
     return {**scores, "justification": why}
-

@@ -17,7 +17,9 @@ _HEAD = re.compile(r"^# Task \S+ \(level (L\d); domains: ([^)]*)\)", re.M)
 _AGENT = re.compile(r"^You are agent (\d+) in an organisation of (\d+)", re.M)
 _MISSION = re.compile(r"^Mission of the organisation: (.*)$", re.M)
 _PEER = re.compile(r"^\[agent (\d+)\] role: (.*?) \| (participates|abstains)", re.M)
-_INTENT = re.compile(r"^\[agent (\d+)\] intends: role: (.*?) \| (participates|abstains) \| (.*)$", re.M)
+_INTENT = re.compile(
+    r"^\[agent (\d+)\] intends: role: (.*?) \| (participates|abstains) \| (.*)$", re.M
+)
 _TAG = re.compile(r"\[R(\d+)\]")
 _RREF = re.compile(r"\bR(\d+)\b")
 _ASSIGN = re.compile(r"^Your assignment: role: (.*?) \| phase (\d+)(?:, focus: (.*))?$", re.M)
@@ -25,6 +27,8 @@ _FIXED = re.compile(r"^Your role is fixed: (.*)\. Keep it\.$", re.M)
 _WORKERS = re.compile(r"You coordinate (\d+) workers")
 _MEMORY = re.compile(r"^Step \d+ roles: (.*)$", re.M)
 _STAKE = re.compile(r"^- (.*?): wants", re.M)
+_TRACE = re.compile(r"^\[trace R(\d+|\?)\] agent (\d+) \| role: .*? \| strength ([\d.]+)", re.M)
+_SEED = re.compile(r"^\[seed agent (\d+)\] role: (.*?) \| proposal$", re.M)
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,8 @@ class Prompt:
     n_workers: int = 0
     past_roles: list[str] = field(default_factory=list)
     is_repair: bool = False
+    traces: list[tuple[int, int | None, float]] = field(default_factory=list)  # agent, req, strength
+    seeds: list[tuple[int, str, tuple[int, ...]]] = field(default_factory=list)  # agent, role, reqs
 
 
 def _section(text: str, name: str) -> str:
@@ -79,8 +85,12 @@ def read_prompt(messages: tuple[Message, ...]) -> Prompt:
         p.level = m.group(1)
         p.domains = tuple(d.strip() for d in m.group(2).split(",") if d.strip())
     p.reqs = [
-        Req(int(m.group(1)), m.group(2), int(m.group(3)),
-            tuple(int(x) for x in _RREF.findall(m.group(4) or "")))
+        Req(
+            int(m.group(1)),
+            m.group(2),
+            int(m.group(3)),
+            tuple(int(x) for x in _RREF.findall(m.group(4) or "")),
+        )
         for m in _REQ.finditer(_section(body, "Requirements"))
     ]
     p.stakeholders = _STAKE.findall(_section(body, "Stakeholders"))
@@ -109,11 +119,37 @@ def _read_visible(p: Prompt, seen: str) -> None:
             p.own_intent = tags
         for r in tags:
             p.claimed[r].append(agent)
-    if m := _ASSIGN.search(seen):
-        p.assigned_role = m.group(1)
-        p.focus = tuple(int(r) for r in _RREF.findall(m.group(3) or ""))
-    for m in _MEMORY.finditer(seen):
-        for part in m.group(1).split("; "):
+    if a := _ASSIGN.search(seen):
+        p.assigned_role = a.group(1)
+        p.focus = tuple(int(r) for r in _RREF.findall(a.group(3) or ""))
+    _read_workspace(p, seen)
+    for mem in _MEMORY.finditer(seen):
+        for part in mem.group(1).split("; "):
             who, _, role = part.partition(": ")
             if who == f"agent {p.agent}" and role and role != "(abstained)":
                 p.past_roles.append(role)
+
+
+def _blocks(seen: str, pattern: re.Pattern[str]) -> list[tuple[re.Match[str], str]]:
+    """Each header line matching ``pattern`` with the text that follows it up to the next one."""
+    heads = list(pattern.finditer(seen))
+    return [
+        (m, seen[m.end() : heads[i + 1].start() if i + 1 < len(heads) else len(seen)])
+        for i, m in enumerate(heads)
+    ]
+
+
+def _read_workspace(p: Prompt, seen: str) -> None:
+    """Workspace traces (who covered which requirement, how strongly) and seed proposals."""
+    for m, text in _blocks(seen, _TRACE):
+        agent = int(m.group(2))
+        req = None if m.group(1) == "?" else int(m.group(1))
+        p.traces.append((agent, req, float(m.group(3))))
+        reqs = {int(t) for t in _TAG.findall(text)} | ({req} if req is not None else set())
+        for r in sorted(reqs):
+            p.covered[r].append(agent)
+    for m, text in _blocks(seen, _SEED):
+        agent, tags = int(m.group(1)), tuple(sorted({int(t) for t in _TAG.findall(text)}))
+        p.seeds.append((agent, m.group(2), tags))
+        for r in tags:
+            p.covered[r].append(agent)

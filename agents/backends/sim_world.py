@@ -6,12 +6,32 @@ World knowledge, like a real model's: it comes from nowhere near the task object
 from __future__ import annotations
 
 QUALIFIERS = (
-    "Lead", "Senior", "Principal", "Staff", "Chief", "Associate", "Strategic", "Applied",
-    "Embedded", "Field", "Regional", "Interim",
+    "Lead",
+    "Senior",
+    "Principal",
+    "Staff",
+    "Chief",
+    "Associate",
+    "Strategic",
+    "Applied",
+    "Embedded",
+    "Field",
+    "Regional",
+    "Interim",
 )
 NOUNS = (
-    "Architect", "Analyst", "Engineer", "Strategist", "Planner", "Reviewer", "Specialist",
-    "Advisor", "Coordinator", "Auditor", "Designer", "Steward",
+    "Architect",
+    "Analyst",
+    "Engineer",
+    "Strategist",
+    "Planner",
+    "Reviewer",
+    "Specialist",
+    "Advisor",
+    "Coordinator",
+    "Auditor",
+    "Designer",
+    "Steward",
 )
 CORES: dict[str, tuple[str, ...]] = {
     "security": ("Security", "Threat", "Identity", "AppSec", "Zero-Trust", "Incident"),

@@ -12,7 +12,16 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from agents.protocols import broadcast, coordinator, sequential, shared
+from agents.protocols import (
+    broadcast,
+    clonal,
+    coordinator,
+    morphogenetic,
+    ripple,
+    sequential,
+    shared,
+    stigmergic,
+)
 from agents.protocols.base import StepOutcome
 from agents.runtime import StepRuntime
 
@@ -42,6 +51,14 @@ PROTOCOLS: Mapping[str, ProtocolEntry] = MappingProxyType(
         "sequential": ProtocolEntry("sequential", sequential.Params, sequential.run, _n),
         "broadcast": ProtocolEntry("broadcast", broadcast.Params, broadcast.run, _2n),
         "shared": ProtocolEntry("shared", shared.Params, shared.run, _n),
+        "ripple": ProtocolEntry("ripple", ripple.Params, ripple.run, _n),
+        "stigmergic": ProtocolEntry(
+            "stigmergic", stigmergic.Params, stigmergic.run, lambda n, p: p.rounds * n
+        ),
+        "morphogenetic": ProtocolEntry(
+            "morphogenetic", morphogenetic.Params, morphogenetic.run, _2n
+        ),
+        "clonal": ProtocolEntry("clonal", clonal.Params, clonal.run, _n),
     }
 )
 

@@ -38,7 +38,9 @@ async def run(rt: StepRuntime, params: Params) -> StepOutcome:
     )
     seen = frozenset(t.agent for t in intents if not t.parse_error)
     finals = await in_parallel(
-        rt.turn(a, 2, visible=f"Round-1 intentions:\n{text}", visible_agents=seen, instructions=ROUND2)
+        rt.turn(
+            a, 2, visible=f"Round-1 intentions:\n{text}", visible_agents=seen, instructions=ROUND2
+        )
         for a in rt.agents
     )
     changed = sum(

@@ -38,9 +38,7 @@ async def run(rt: StepRuntime, params: Params) -> StepOutcome:
     by_pos = {a.agent: a for a in plan.assignments}
     local = Plan(
         plan.plan,
-        tuple(
-            Assignment(w, *_fields(by_pos.get(p), p)) for p, w in enumerate(workers)
-        ),
+        tuple(Assignment(w, *_fields(by_pos.get(p), p)) for p, w in enumerate(workers)),
     )
     included = [a for a in local.assignments if a.include]
     done = await in_parallel(

@@ -85,6 +85,9 @@ def ask_agent_turn(base_url: str, model: str, max_tokens: int = 300) -> dict:
         messages=MESSAGES,
         response_format=RESPONSE_FORMAT,
         temperature=0.0,
+        # Greedy SmolLM2-135M loops inside free-text strings ("1.1.1.1...") until
+        # max_tokens, which leaves the JSON unterminated; a frequency penalty ends them.
+        frequency_penalty=0.5,
         max_tokens=max_tokens,
         seed=0,
     )

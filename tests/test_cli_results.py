@@ -1,0 +1,55 @@
+"""status, query, resume and show-like reads of a results directory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sweep.cli import main
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def results(ray_local, tmp_path_factory: pytest.TempPathFactory) -> str:
+    res = str(tmp_path_factory.mktemp("cli") / "r")
+    assert main(["launch", f"results_dir={res}", "sweep.limit=8", "--no-progress"]) == 0
+    return res
+
+
+def test_status_counts_by_cell(results: str, capsys) -> None:
+    assert main(["status", results]) == 0
+    out = capsys.readouterr().out
+    assert "planned 8: ok 8, failed 0, pending 0" in out
+
+
+def test_query_formats(results: str, capsys) -> None:
+    sql = "SELECT protocol, count(*) AS n FROM runs GROUP BY protocol ORDER BY protocol"
+    assert main(["query", results, sql, "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert sum(r["n"] for r in rows) == 8
+    assert main(["query", results, sql, "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "protocol,n"
+    q = "SELECT count(*) AS n FROM agents JOIN runs USING (episode_id, step)"
+    assert main(["query", results, q]) == 0
+    assert "n" in capsys.readouterr().out
+
+
+def test_query_error_lists_columns(results: str, capsys) -> None:
+    assert main(["query", results, "SELECT no_such_column FROM runs"]) == 2
+    err = capsys.readouterr().err
+    assert "no_such_column" in err and "runs(episode_id" in err and "Traceback" not in err
+
+
+def test_resume_uses_the_stored_config(results: str, capsys) -> None:
+    assert main(["resume", results, "--no-progress"]) == 0
+    assert "Nothing to run" in capsys.readouterr().out
+
+
+def test_resume_and_status_refuse_a_non_results_dir(tmp_path: Path, capsys) -> None:
+    assert main(["status", str(tmp_path)]) == 2
+    assert main(["resume", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "not an orgsweep results directory" in err
