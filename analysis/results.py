@@ -42,9 +42,13 @@ def _scan(store: ResultStore, table: str) -> pl.LazyFrame:
     return pl.from_arrow(arrow.cast(schema)).lazy()  # type: ignore[union-attr]
 
 
-def load(results_dir: str, *, include_failed: bool = False) -> Results:
+def load(
+    results_dir: str, *, include_failed: bool = False, score_set: str | None = None
+) -> Results:
     """The committed results of ``results_dir`` as LazyFrames ``runs``, ``agents``,
-    ``transcripts``. Failed episodes are left out unless ``include_failed``."""
+    ``transcripts``. Failed episodes are left out unless ``include_failed``. ``score_set``
+    (a name from ``orgsweep rescore``) puts that set's judge scores in ``runs`` in place of the
+    inline ``default`` ones (``analysis.scores``)."""
     store = ResultStore(results_dir)
     runs = _scan(store, "runs")
     key = ["episode_id", "attempt", "batch"]
@@ -55,10 +59,23 @@ def load(results_dir: str, *, include_failed: bool = False) -> Results:
         .group_by("episode_id")
         .agg(pl.col("attempt").last(), pl.col("batch").last())
     )
-    runs = runs.join(latest, on=key, how="semi")
+    # unique(): a crash during `orgsweep compact` can leave a row in two part files.
+    runs = runs.join(latest, on=key, how="semi").unique(["episode_id", "step"], keep="first")
     if not include_failed:
         runs = runs.filter(pl.col("status") == "ok")
     keys = runs.select(key).unique()
-    agents = _scan(store, "agents").join(keys, on=key, how="semi")
-    transcripts = _scan(store, "transcripts").join(keys, on=key, how="semi")
+    agents = (
+        _scan(store, "agents")
+        .join(keys, on=key, how="semi")
+        .unique(["episode_id", "step", "agent"], keep="first")
+    )
+    transcripts = (
+        _scan(store, "transcripts")
+        .join(keys, on=key, how="semi")
+        .unique(["episode_id", "step", "agent", "round", "kind"], keep="first")
+    )
+    if score_set is not None and score_set != "default":
+        from analysis.scores import with_score_set
+
+        runs = with_score_set(runs, _scan(store, "scores"), score_set)
     return Results(runs, agents, transcripts)

@@ -78,6 +78,7 @@ RUNS = pa.schema(
         ("error_kind", pa.string()),
         ("error", pa.string()),
         ("backend", pa.string()),
+        ("node", pa.string()),  # Ray node that ran the episode
         ("finished_at", pa.timestamp("ms", tz="UTC")),
     ]
 )
@@ -119,7 +120,57 @@ TRANSCRIPTS = pa.schema(
     ]
 )
 
-TABLES: dict[str, pa.Schema] = {"runs": RUNS, "agents": AGENTS, "transcripts": TRANSCRIPTS}
+# ``scores``: one row per (run step, score set) written by ``orgsweep rescore`` (another judge
+# re-scoring stored deliverables). The key columns are those of the runs row it scores, so a
+# score belongs to one committed attempt. ``analysis.load(dir, score_set=NAME)`` puts a set's
+# columns in place of the inline (``default``) scores of ``runs``.
+SCORES = pa.schema(
+    [
+        *_ID,
+        ("score_set", pa.string()),  # e.g. glm5-r2 (judge model - rubric version) or --name
+        ("judge_model", pa.string()),  # registry name
+        ("judge_model_id", pa.string()),  # Hugging Face id / gateway name
+        ("rubric_version", pa.string()),
+        ("judge_id", pa.string()),  # hash of the judge's identity; one per score set
+        ("accuracy", pa.int8()),
+        ("completeness", pa.int8()),
+        ("coherence", pa.int8()),
+        ("actionability", pa.int8()),
+        ("mission_score", pa.int8()),
+        ("quality", pa.float64()),
+        ("mission_relevance", pa.float64()),
+        ("judge_failed", pa.bool_()),
+        ("judge_calls", pa.int32()),
+        ("judge_prompt_tokens", pa.int64()),
+        ("judge_completion_tokens", pa.int64()),
+        ("justification", pa.string()),
+        ("error", pa.string()),
+        ("scored_at", pa.timestamp("ms", tz="UTC")),
+    ]
+)
+SCORE_KEY = tuple(name for name, _ in _ID)
+# The runs columns a score set replaces.
+SCORE_COLUMNS = (
+    "judge_model",
+    "accuracy",
+    "completeness",
+    "coherence",
+    "actionability",
+    "mission_score",
+    "quality",
+    "mission_relevance",
+    "judge_failed",
+    "judge_calls",
+    "judge_prompt_tokens",
+    "judge_completion_tokens",
+)
+
+TABLES: dict[str, pa.Schema] = {
+    "runs": RUNS,
+    "agents": AGENTS,
+    "transcripts": TRANSCRIPTS,
+    "scores": SCORES,
+}
 # Written first to last: an episode is committed by its runs rows, so runs go last.
 WRITE_ORDER = ("transcripts", "agents", "runs")
 DELIVERABLE = -2

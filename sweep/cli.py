@@ -41,10 +41,35 @@ def _parser() -> argparse.ArgumentParser:
     cmd("validate", "check a config and report every problem at once")
     status = cmd("status", "done / failed / pending of a results directory", False)
     status.add_argument("results_dir")
+    compact = cmd("compact", "merge each table's part files into one (content unchanged)", False)
+    compact.add_argument("results_dir")
     query = cmd("query", "SQL over the runs, agents and transcripts tables", False)
     query.add_argument("results_dir")
     query.add_argument("sql")
     query.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    show = cmd("show", "print an episode's turns round by round (role, participation, work)", False)
+    show.epilog = (
+        "Prompts are printed only when the sweep ran with store_prompts=true (e.g. orgsweep "
+        "launch sweep=protocols store_prompts=true). Find episode ids with: orgsweep query "
+        'RESULTS_DIR "SELECT episode_id, protocol FROM runs LIMIT 5"'
+    )
+    show.add_argument("results_dir")
+    show.add_argument("episode_id", help="an episode id (or a unique prefix of one)")
+    show.add_argument("--step", type=int, default=None, help="only this step (0-based)")
+    rescore = cmd("rescore", "re-judge stored deliverables into a new score set", False)
+    rescore.epilog = "Read it with: analysis.load(RESULTS_DIR, score_set=NAME)"
+    rescore.add_argument("results_dir")
+    rescore.add_argument("overrides", nargs="*", help="the judge, e.g. judge.model=glm5")
+    rescore.add_argument("--name", help="score set name (default: <judge model>-<rubric>)")
+    rescore.add_argument("--concurrency", type=int, default=32, help="judge calls in flight")
+    tasks = cmd("tasks", "task utilities (export)", False)
+    actions = tasks.add_subparsers(dest="tasks_command", required=True, metavar="ACTION")
+    export = actions.add_parser("export", help="write generated tasks to .jsonl or .parquet")
+    export.add_argument("--n", type=int, required=True, help="number of tasks")
+    export.add_argument("--out", required=True, help="FILE.jsonl or FILE.parquet")
+    export.add_argument("--seed", type=int, default=0)
+    export.add_argument("--levels", default="L1,L2,L3,L4", help="comma-separated, e.g. L3,L4")
+    export.add_argument("--namespace", default="", help="another independent set of tasks")
     return p
 
 

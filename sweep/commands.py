@@ -55,6 +55,10 @@ def _manifest(cfg: Any, typed: SweepConfig, p: Plan, overrides: list[str]) -> st
             "plan_digest": p.digest(),
             "planned_episodes": len(p.specs),
             "versions": _versions(),
+            "models": {
+                m.name: {"hf_id": m.hf_id, "revision": m.revision}
+                for m in {s.model.name: s.model for s in p.specs}.values()
+            },
             "config": OmegaConf.to_container(cfg, resolve=True),
         },
         sort_keys=False,
@@ -189,6 +193,17 @@ def status(args: argparse.Namespace) -> int:
     return 0
 
 
+def compact(args: argparse.Namespace) -> int:
+    from sweep.compact import compact as run_compact
+
+    store = ResultStore(args.results_dir)
+    if store.read_text(MANIFEST) is None:
+        raise UserError(f"{args.results_dir} has no {MANIFEST}: not an orgsweep results directory")
+    for c in run_compact(store):
+        print(f"{c.table}: {c.parts_before} -> {c.parts_after} part files, {c.rows} rows")
+    return 0
+
+
 def query(args: argparse.Namespace) -> int:
     from analysis.query import query as q
 
@@ -202,4 +217,39 @@ def query(args: argparse.Namespace) -> int:
 
         with pl.Config(tbl_rows=200, tbl_cols=50, fmt_str_lengths=60):
             print(df)
+    return 0
+
+
+def show(args: argparse.Namespace) -> int:
+    from sweep.show import show as run_show
+
+    run_show(args.results_dir, args.episode_id, args.step)
+    return 0
+
+
+def rescore(args: argparse.Namespace) -> int:
+    from sweep.rescore import rescore as run_rescore
+
+    con = _console()
+    r = run_rescore(args.results_dir, args.overrides, name=args.name, concurrency=args.concurrency)
+    con.print(
+        f"score set [bold]{r.score_set}[/] (judge {r.judge}): {r.scored} scored "
+        f"({r.judge_failed} judge_failed), {r.already} already scored, {r.unmatched} not in the "
+        f"rebuilt plan, {r.infra_failed} left for a rerun; {r.seconds:.1f} s"
+    )
+    con.print(f"read it with: analysis.load({args.results_dir!r}, score_set={r.score_set!r})")
+    return 0
+
+
+def tasks(args: argparse.Namespace) -> int:
+    from sweep.tasks_cmd import export, parse_levels
+
+    e = export(
+        args.n, args.out, seed=args.seed, levels=parse_levels(args.levels), namespace=args.namespace
+    )
+    per = ", ".join(f"{lv} {k}" for lv, k in e.by_level.items())
+    print(
+        f"wrote {sum(e.by_level.values())} tasks ({per}) to {e.path}: generated in "
+        f"{e.generate_s:.2f} s, written in {e.write_s:.2f} s"
+    )
     return 0

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from agents.backends import BACKENDS
-from agents.judge import JudgeSpec
+from agents.backends import BACKENDS, check_options
+from agents.judge import JudgeSpec, spec_issues
 from agents.models import ModelSpec, SimProfile
 from agents.protocols import PROTOCOLS, make_params
 from agents.tasks import LEVELS
 from sweep.errors import ConfigError, UserError
 from sweep.spec import SHOCK_KINDS, ShockSpec
+from sweep.task_source import TaskSource, build_source
 
 CONFIG_MODULE = "conf"
 
@@ -56,8 +57,11 @@ class ClusterConfig:
     name: str = "local"
     address: str | None = None  # None: start a local Ray instance
     num_cpus: int | None = None  # local Ray only
-    runners: int | None = None  # episode-runner actors; None = one per CPU
+    runners: int | None = None  # episode-runner actors; None = one per runner_cpus of the cluster
+    runner_cpus: float = 1.0  # logical CPUs each runner actor reserves
     episodes_per_runner: int = 16  # asyncio episodes in flight per runner
+    place_by_model: bool = False  # runners of model M need the custom resource "model:M"
+    max_concurrent_models: int | None = None  # run models in phases of at most this many
     max_attempts: int = 3
     retry_backoff_s: float = 1.0
     flush_rows: int = 5000
@@ -79,6 +83,7 @@ class SweepConfig:
     temperature: float
     max_tokens: int
     store_prompts: bool
+    tasks: TaskSource = field(default_factory=TaskSource)  # conf/tasks: generated or a file
 
 
 def compose(overrides: Sequence[str] = ()) -> DictConfig:
@@ -171,13 +176,26 @@ def build(cfg: DictConfig) -> tuple[SweepConfig, list[str]]:
                 f"block {b.name!r}: judge model {judge_model.name!r} also plays the agents "
                 "(the paper avoids self-judging)"
             )
+        swapped = {s.model.name for s in b.shocks if s is not None and s.model is not None}
+        if judge_model is not None and judge_model.name in swapped - set(b.models):
+            warnings.append(
+                f"block {b.name!r}: judge model {judge_model.name!r} plays swapped-in agents "
+                "(swap_model shock)"
+            )
+    judge_problems, judge_warnings = spec_issues(judge_raw)
+    problems += judge_problems
+    warnings += judge_warnings
     backend = raw.get("backend") or {}
     if backend.get("name") not in BACKENDS:
         problems.append(f"backend.name={backend.get('name')!r}; valid: {', '.join(BACKENDS)}")
+    else:
+        options = {k: v for k, v in backend.items() if k != "name"}
+        problems += check_options(str(backend["name"]), options)
     cluster = _cluster(raw.get("cluster") or {}, problems)
     limit = sweep.get("limit")
     if limit is not None and (not isinstance(limit, int) or limit < 0):
         problems.append(f"sweep.limit={limit!r} must be a whole number >= 0 or null")
+    tasks = build_source(raw.get("tasks") or {}, blocks, problems)
     if problems:
         raise ConfigError(problems)
     assert judge_model is not None
@@ -204,6 +222,7 @@ def build(cfg: DictConfig) -> tuple[SweepConfig, list[str]]:
             temperature=float(agent.get("temperature", 0.7)),
             max_tokens=int(agent.get("max_tokens", 1024)),
             store_prompts=bool(raw.get("store_prompts", False)),
+            tasks=tasks,
         ),
         warnings,
     )

@@ -14,6 +14,7 @@ import logging
 import os
 import time
 import traceback
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ from agents.backends import make_backend
 from agents.backends.base import InfraError
 from sweep.config import BackendConfig, ClusterConfig
 from sweep.episode import EpisodeRows, failed_rows, run_episode
+from sweep.errors import UserError
 from sweep.spec import EpisodeSpec
 from sweep.store import BufferedWriter
 
@@ -44,11 +46,17 @@ class EpisodeRunner:
     """Runs episodes concurrently on one asyncio loop, sharing one backend client."""
 
     def __init__(self, backend: BackendConfig):
+        self.name = backend.name
         self.backend = make_backend(backend.name, dict(backend.options))
 
     async def run(self, spec: EpisodeSpec, attempt: int) -> Outcome:
         try:
-            return Outcome(True, await run_episode(spec, self.backend, attempt))
+            rows = await run_episode(spec, self.backend, attempt)
+            node = ray.get_runtime_context().get_node_id()
+            for r in rows.runs:
+                r["backend"] = self.name
+                r["node"] = node
+            return Outcome(True, rows)
         except InfraError as e:
             return Outcome(False, kind=e.kind, error=str(e), retry_after_s=e.retry_after_s)
         except Exception as e:  # a poison episode must not stop the sweep
@@ -87,7 +95,8 @@ def start_ray(cluster: ClusterConfig) -> bool:
     if address:
         ray.init(address=address, **kwargs)
         return False
-    ray.init(num_cpus=cluster.num_cpus or os.cpu_count() or 2, **kwargs)
+    # address="local": always a fresh instance of our own, never someone else's on this host.
+    ray.init(address="local", num_cpus=cluster.num_cpus or os.cpu_count() or 2, **kwargs)
     return True
 
 
@@ -98,90 +107,193 @@ def execute(
     cluster: ClusterConfig,
     on_progress: Callable[[Progress], None] = lambda p: None,
 ) -> Progress:
-    """Run ``(spec, first_attempt)`` pairs; returns the final counts."""
+    """Run ``(spec, first_attempt)`` pairs, model phase by model phase; returns the counts."""
     prog = Progress(total=len(work))
     if not work:
         return prog
     started = start_ray(cluster)
-    cpus = int(ray.cluster_resources().get("CPU", 1))
-    n_runners = max(1, min(cluster.runners or cpus, max(cpus, 1)))
-    runners = [_new_runner(backend, cluster) for _ in range(n_runners)]
-    load = [0] * n_runners
-    queue: list[tuple[float, int, EpisodeSpec, int]] = [
-        (0.0, i, spec, attempt) for i, (spec, attempt) in enumerate(work)
-    ]
-    heapq.heapify(queue)
-    seq = itertools.count(len(queue))
-    inflight: dict[ray.ObjectRef, tuple[EpisodeSpec, int, int]] = {}
     try:
-        while queue or inflight:
-            _dispatch(queue, inflight, runners, load, cluster.episodes_per_runner)
-            if not inflight:
-                time.sleep(min(1.0, max(0.0, queue[0][0] - time.monotonic())))
-                continue
-            ready, _ = ray.wait(list(inflight), num_returns=1, timeout=1.0)
-            if ready:
-                ready, _ = ray.wait(list(inflight), num_returns=len(inflight), timeout=0)
-            for ref in ready:
-                spec, attempt, r = inflight.pop(ref)
-                load[r] -= 1
-                out = _result(ref, runners, r, backend, cluster)
-                _handle(out, spec, attempt, queue, seq, writer, cluster, prog)
-            if writer.due():
-                writer.flush()
-            on_progress(prog)
+        for phase in phases(work, cluster.max_concurrent_models):
+            _Phase(phase, writer, backend, cluster, prog, on_progress).run()
     finally:
         writer.flush()
         on_progress(prog)
-        for ref in inflight:
-            ray.cancel(ref, force=False)
         if started:
             ray.shutdown()
     return prog
 
 
-def _new_runner(backend: BackendConfig, cluster: ClusterConfig) -> Any:
-    return EpisodeRunner.options(  # type: ignore[attr-defined]
-        max_concurrency=max(1, cluster.episodes_per_runner), num_cpus=1
-    ).remote(backend)
+def phases(
+    work: Sequence[tuple[EpisodeSpec, int]], max_models: int | None
+) -> list[list[tuple[EpisodeSpec, int]]]:
+    """Split work into phases of at most ``max_models`` models (in order of first appearance),
+    for clusters that cannot serve every model at once."""
+    models = list(dict.fromkeys(spec.model.name for spec, _ in work))
+    k = max_models or len(models)
+    groups = [set(models[i : i + k]) for i in range(0, len(models), k)]
+    return [[w for w in work if w[0].model.name in g] for g in groups]
 
 
-def _dispatch(queue, inflight, runners, load, per_runner):
-    now = time.monotonic()
-    while queue and queue[0][0] <= now:
-        r = min(range(len(runners)), key=load.__getitem__)
-        if load[r] >= per_runner:
+@dataclass
+class _Slot:
+    runner: Any
+    load: int = 0
+    alive: bool = True
+
+
+class _Phase:
+    """Bounded dispatch of one phase's episodes over runner pools (one per model when
+    ``cluster.place_by_model``, else one shared pool)."""
+
+    def __init__(self, work, writer, backend, cluster, prog, on_progress):
+        self.writer, self.cluster = writer, cluster
+        self.prog, self.on_progress = prog, on_progress
+        self.queue: list[tuple[float, int, EpisodeSpec, int]] = [
+            (0.0, i, spec, attempt) for i, (spec, attempt) in enumerate(work)
+        ]
+        heapq.heapify(self.queue)
+        self.seq = itertools.count(len(self.queue))
+        self.inflight: dict[ray.ObjectRef, tuple[EpisodeSpec, int, _Slot]] = {}
+        specs = [spec for spec, _ in work]
+        cpus = ray.cluster_resources().get("CPU", 1) // max(self.cluster.runner_cpus, 1e-3)
+        self.total = max(1, self.cluster.runners or int(cpus))
+        self.serving: Any = None
+        self.backend = self._runner_backend(backend, specs)
+        try:
+            self.pools = self._pools(specs)
+        except BaseException:
+            self._stop_serving()
+            raise
+
+    def _runner_backend(self, backend: BackendConfig, specs: list[EpisodeSpec]) -> BackendConfig:
+        """The backend config runners get: for ``vllm`` the driver first deploys this phase's
+        models on Ray Serve LLM (once, not per runner); clients learn how many share a server."""
+        opts = dict(backend.options)
+        if backend.name == "vllm":
+            from agents.backends.vllm import runner_options, serve_models, sweep_models
+
+            self.serving = serve_models(sweep_models(specs), opts)
+            opts = runner_options(opts, self.serving, self.total)
+        elif backend.name == "openai":
+            opts["n_clients"] = self.total
+        return BackendConfig(backend.name, tuple(sorted(opts.items())))
+
+    def _stop_serving(self) -> None:
+        if self.serving is not None:
+            self.serving.shutdown()
+            self.serving = None
+
+    def _pools(self, specs: list[EpisodeSpec]) -> dict[str, list[_Slot]]:
+        """pool key ("*" or a model name) -> runner slots."""
+        total = self.total
+        if not self.cluster.place_by_model:
+            return {"*": [_Slot(self._runner(None)) for _ in range(total)]}
+        counts = Counter(s.model.name for s in specs)
+        have = ray.cluster_resources()
+        missing = [m for m in counts if f"model:{m}" not in have]
+        if missing:
+            raise UserError(
+                "cluster.place_by_model=true but no node offers "
+                + ", ".join(f"'model:{m}'" for m in missing)
+                + "; add these custom resources to the GPU nodes (cluster.yaml) or set "
+                "cluster.place_by_model=false"
+            )
+        n = sum(counts.values())
+        return {
+            m: [_Slot(self._runner(m)) for _ in range(max(1, round(total * c / n)))]
+            for m, c in counts.items()
+        }
+
+    def _runner(self, model: str | None) -> Any:
+        opts: dict[str, Any] = {
+            "max_concurrency": max(1, self.cluster.episodes_per_runner),
+            "num_cpus": self.cluster.runner_cpus,
+        }
+        if model is not None:
+            opts["resources"] = {f"model:{model}": 0.001}
+        return EpisodeRunner.options(**opts).remote(self.backend)  # type: ignore[attr-defined]
+
+    def run(self) -> None:
+        try:
+            while self.queue or self.inflight:
+                self._dispatch()
+                if not self.inflight:
+                    time.sleep(min(1.0, max(0.0, self.queue[0][0] - time.monotonic())))
+                    continue
+                refs = list(self.inflight)
+                ready, _ = ray.wait(refs, num_returns=1, timeout=1.0)
+                if ready:
+                    ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+                for ref in ready:
+                    self._collect(ref)
+                if self.writer.due():
+                    self.writer.flush()
+                self.on_progress(self.prog)
+        finally:
+            for ref in self.inflight:
+                try:
+                    ray.cancel(ref, force=False)
+                except Exception:  # best effort: the actor may be gone already
+                    continue
+            self._stop_serving()
+
+    def _dispatch(self) -> None:
+        now = time.monotonic()
+        blocked: list[tuple[float, int, EpisodeSpec, int]] = []
+        while self.queue and self.queue[0][0] <= now:
+            item = heapq.heappop(self.queue)
+            key = item[2].model.name if self.cluster.place_by_model else "*"
+            slot = min((s for s in self.pools[key] if s.alive), key=lambda s: s.load)
+            if slot.load >= self.cluster.episodes_per_runner:
+                blocked.append(item)
+                if len(blocked) > 4 * len(self.pools):
+                    break
+                continue
+            _, _, spec, attempt = item
+            self.inflight[slot.runner.run.remote(spec, attempt)] = (spec, attempt, slot)
+            slot.load += 1
+        for item in blocked:
+            heapq.heappush(self.queue, item)
+
+    def _collect(self, ref: ray.ObjectRef) -> None:
+        spec, attempt, slot = self.inflight.pop(ref)
+        slot.load -= 1
+        try:
+            out: Outcome = ray.get(ref)
+        except ray.exceptions.RayActorError as e:
+            self._lost(slot, spec)
+            out = Outcome(False, kind="actor_died", error=str(e).splitlines()[0][:300])
+        except ray.exceptions.RayError as e:
+            out = Outcome(False, kind=type(e).__name__, error=str(e).splitlines()[0][:300])
+        self._handle(out, spec, attempt)
+
+    def _lost(self, slot: _Slot, spec: EpisodeSpec) -> None:
+        """A runner died (its node is gone): retire it. A replacement is made only when its
+        pool has no runner left, since after a node loss there may be no room for one."""
+        slot.alive = False
+        key = spec.model.name if self.cluster.place_by_model else "*"
+        pool = self.pools[key]
+        if not any(s.alive for s in pool):
+            pool.append(_Slot(self._runner(None if key == "*" else key)))
+
+    def _handle(self, out: Outcome, spec: EpisodeSpec, attempt: int) -> None:
+        prog = self.prog
+        if out.ok and out.rows is not None:
+            rows = out.rows
+            self.writer.add(
+                {"runs": rows.runs, "agents": rows.agents, "transcripts": rows.transcripts}
+            )
+            prog.done += 1
+            prog.tokens += sum(
+                (r.get("prompt_tokens") or 0) + (r.get("completion_tokens") or 0) for r in rows.runs
+            )
             return
-        _, _, spec, attempt = heapq.heappop(queue)
-        inflight[runners[r].run.remote(spec, attempt)] = (spec, attempt, r)
-        load[r] += 1
-
-
-def _result(ref, runners, r, backend, cluster) -> Outcome:
-    try:
-        out: Outcome = ray.get(ref)
-        return out
-    except ray.exceptions.RayActorError as e:
-        runners[r] = _new_runner(backend, cluster)
-        return Outcome(False, kind="actor_died", error=str(e).splitlines()[0][:300])
-    except ray.exceptions.RayError as e:
-        return Outcome(False, kind=type(e).__name__, error=str(e).splitlines()[0][:300])
-
-
-def _handle(out, spec, attempt, queue, seq, writer, cluster, prog) -> None:
-    if out.ok:
-        rows = out.rows
-        writer.add({"runs": rows.runs, "agents": rows.agents, "transcripts": rows.transcripts})
-        prog.done += 1
-        prog.tokens += sum(
-            (r.get("prompt_tokens") or 0) + (r.get("completion_tokens") or 0) for r in rows.runs
-        )
-        return
-    if attempt < cluster.max_attempts:
-        prog.retried += 1
-        delay = out.retry_after_s or cluster.retry_backoff_s * 2 ** (attempt - 1)
-        heapq.heappush(queue, (time.monotonic() + delay, next(seq), spec, attempt + 1))
-        return
-    rows = failed_rows(spec, attempt, out.kind, out.error)
-    writer.add({"runs": rows.runs})
-    prog.failed += 1
+        if attempt < self.cluster.max_attempts:
+            prog.retried += 1
+            delay = out.retry_after_s or self.cluster.retry_backoff_s * 2 ** (attempt - 1)
+            heapq.heappush(
+                self.queue, (time.monotonic() + delay, next(self.seq), spec, attempt + 1)
+            )
+            return
+        self.writer.add({"runs": failed_rows(spec, attempt, out.kind, out.error).runs})
+        prog.failed += 1

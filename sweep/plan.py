@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents.protocols import PROTOCOLS, make_params
-from agents.tasks import Task, generate_tasks
+from agents.tasks import Task
+from sweep import task_source
 from sweep.config import Block, SweepConfig
 from sweep.spec import EpisodeSpec
 
@@ -53,7 +54,8 @@ def _cells(cfg: SweepConfig, block: Block) -> Iterator[tuple[Any, ...]]:
 
 
 def block_tasks(cfg: SweepConfig, block: Block, level: str) -> list[Task]:
-    return generate_tasks(cfg.seed, level, block.tasks_per_cell * block.steps, namespace=block.name)
+    """Generated, or drawn from the user's task file (``sweep.task_source``)."""
+    return task_source.block_tasks(cfg.tasks, cfg.seed, block, level)
 
 
 def plan(cfg: SweepConfig) -> Plan:
@@ -82,6 +84,7 @@ def plan(cfg: SweepConfig) -> Plan:
                 temperature=cfg.temperature,
                 max_tokens=cfg.max_tokens,
                 shock=shock,
+                engine="sim" if cfg.backend.name == "sim" else "llm",
                 sweep=cfg.name,
                 block=block.name,
                 store_prompts=cfg.store_prompts,

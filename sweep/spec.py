@@ -2,7 +2,8 @@
 
 ``episode_id`` hashes everything that changes a result (protocol and params, model id, revision
 and sampling, N, role mode, task content, seed, steps, shock, mission, prompt and rubric versions,
-judge) and nothing that does not (block and sweep names, concurrency, paths, retries).
+judge, and whether the engine is the synthetic ``sim`` or a real model server) and nothing that
+does not (block and sweep names, concurrency, paths, retries).
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ class EpisodeSpec:
     max_tokens: int = 1024
     shock: ShockSpec | None = None
     prompt_version: str = PROMPT_VERSION
+    # "sim" for the synthetic backend, "llm" for any real model server: served the same model
+    # through vLLM or an OpenAI-compatible endpoint gives the same ids; sim never mixes in.
+    engine: str = "llm"
     # Not part of the identity:
     sweep: str = field(default="", compare=False)
     block: str = field(default="", compare=False)
@@ -91,6 +95,7 @@ class EpisodeSpec:
             "mission": self.mission,
             "prompt_version": self.prompt_version,
             "judge": self.judge.identity(),
+            "engine": self.engine,
         }
 
     @cached_property

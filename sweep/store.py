@@ -72,10 +72,13 @@ class ResultStore:
 
     # ---- writing ------------------------------------------------------------------------
 
-    def write_part(self, table: str, rows: list[dict[str, Any]]) -> str | None:
-        if not rows:
+    def write_part(self, table: str, rows: list[dict[str, Any]] | pa.Table) -> str | None:
+        if isinstance(rows, pa.Table):
+            data = rows
+        else:
+            data = pa.Table.from_pylist(rows, schema=TABLES[table])
+        if data.num_rows == 0:
             return None
-        data = pa.Table.from_pylist(rows, schema=TABLES[table])
         folder = self.path(table)
         self.fs.create_dir(folder, recursive=True)
         name = f"part-{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet"

@@ -7,7 +7,7 @@ Tiers: the default run (unit + ``integration`` tests on a local Ray); ``slow`` (
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -32,22 +32,33 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(skip)
 
 
-@pytest.fixture(scope="session")
-def ray_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """One local Ray instance for the whole session (starting Ray costs ~6 s)."""
+def _ensure_local_ray(tmp: Path) -> None:
     import ray
 
-    tmp = tmp_path_factory.mktemp("ray")
-    os.environ.setdefault("RAY_TMPDIR", str(tmp))
     if not ray.is_initialized():
+        os.environ.setdefault("RAY_TMPDIR", str(tmp))
         ray.init(
             num_cpus=4,
             include_dashboard=False,
             log_to_driver=False,
             object_store_memory=200 * 1024**2,
         )
-    yield
+
+
+@pytest.fixture(scope="session")
+def ensure_ray(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[], None]]:
+    """Call it to have the session's local Ray running (started at most once unless a test,
+    e.g. a multi-node one, shut it down); stopped at the end of the session."""
+    tmp = tmp_path_factory.mktemp("ray")
+    yield lambda: _ensure_local_ray(tmp)
+    import ray
+
     ray.shutdown()
+
+
+@pytest.fixture
+def ray_local(ensure_ray: Callable[[], None]) -> None:
+    ensure_ray()
 
 
 @pytest.fixture

@@ -8,8 +8,10 @@ machine reach it at ``server.url``.
 
 Faults come first from ``script`` (one action per request, in order), then at random from
 ``faults`` (seeded). Actions: ``ok``, ``429`` / ``429:SECONDS`` (with Retry-After), ``500``,
-``503``, ``401`` (echoing the Authorization header), ``stall`` (sleep ``stall_s``, beyond the client's timeout), ``broken`` (content that is
-not JSON), ``length`` (cut-off content, ``finish_reason=length``), ``nousage`` (no ``usage``).
+``503``, ``401`` (echoing the Authorization header), ``stall`` (sleep ``stall_s``, beyond the
+client's timeout), ``broken`` (content that is not JSON), ``length`` (cut-off content,
+``finish_reason=length``), ``nousage`` (no ``usage``), ``garbage`` (an HTML page with status
+200), ``badjson`` (a truncated JSON body).
 
 Run by hand: ``python tests/fake_openai_server.py`` prints the URL and serves until Ctrl-C.
 """
@@ -17,7 +19,7 @@ Run by hand: ``python tests/fake_openai_server.py`` prints the URL and serves un
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 import random
 import threading
 import time
@@ -52,8 +54,10 @@ class Faults:
     def draw(self, rng: random.Random) -> str:
         x = rng.random()
         for action, share in (
-            (f"429:{self.retry_after_s}" if self.retry_after_s is not None else "429",
-             self.rate_limit),
+            (
+                f"429:{self.retry_after_s}" if self.retry_after_s is not None else "429",
+                self.rate_limit,
+            ),
             ("500", self.server_error),
             ("503", self.unavailable),
             ("stall", self.stall),
@@ -230,6 +234,10 @@ class FakeOpenAIServer:
             return _error(401, f"Incorrect API key provided: {auth}")
         if kind in ("500", "503"):
             return _error(int(kind), "The server had an error while processing your request.")
+        if kind == "garbage":  # a proxy's error page instead of JSON
+            return web.Response(text="<html>502 Bad Gateway</html>", content_type="text/html")
+        if kind == "badjson":  # JSON that is not a chat completion
+            return web.Response(text='{"choices": [', content_type="application/json")
         if kind == "stall":
             await asyncio.sleep(self.faults.stall_s)
         request = to_chat_request(body, model)
@@ -256,7 +264,9 @@ class FakeOpenAIServer:
             ptok = sum(estimate_tokens(m.content) for m in request.messages)
             ctok = estimate_tokens(text)
             out["usage"] = {
-                "prompt_tokens": ptok, "completion_tokens": ctok, "total_tokens": ptok + ctok,
+                "prompt_tokens": ptok,
+                "completion_tokens": ctok,
+                "total_tokens": ptok + ctok,
             }
         return web.json_response(out)
 
@@ -285,7 +295,5 @@ def _error(status: int, message: str, headers: Mapping[str, str] | None = None) 
 if __name__ == "__main__":
     with FakeOpenAIServer() as srv:
         print(srv.url, flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass

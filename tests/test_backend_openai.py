@@ -16,15 +16,12 @@ from typing import Any
 import pytest
 from fake_openai_server import BROKEN, FakeOpenAIServer, Faults
 
+from agents.backends import check_options as registry_check
 from agents.backends import make_backend
 from agents.backends.admission import AdmissionWindow, Signal
 from agents.backends.base import ChatRequest, InfraError, Message
-from agents.backends.openai import (
-    BackendConfigError,
-    BackendRequestError,
-    OpenAIBackend,
-    check_options,
-)
+from agents.backends.openai import BackendRequestError, OpenAIBackend, check_options
+from agents.backends.options import BackendConfigError
 from agents.contract import AGENT_TURN_SCHEMA
 from agents.judge import JudgeSpec, judge
 from agents.models import ModelSpec
@@ -94,8 +91,14 @@ def test_5xx_and_stalls_are_retried_with_growing_backoff(server: FakeOpenAIServe
 
 @pytest.mark.parametrize(
     ("action", "kind", "retry_after"),
-    [("429:0.01", "rate_limited", 0.01), ("500", "server_error", None),
-     ("503", "server_error", None), ("stall", "timeout", None)],
+    [
+        ("429:0.01", "rate_limited", 0.01),
+        ("500", "server_error", None),
+        ("503", "server_error", None),
+        ("stall", "timeout", None),
+        ("garbage", "server_error", None),
+        ("badjson", "server_error", None),
+    ],
 )
 def test_infra_error_after_the_last_retry(
     server: FakeOpenAIServer, action: str, kind: str, retry_after: float | None
@@ -122,7 +125,7 @@ def test_connection_refused_is_a_connection_infra_error() -> None:
 
 def test_client_errors_are_not_retried(server: FakeOpenAIServer) -> None:
     unknown = ModelSpec(name="nope", hf_id="org/not-served")
-    with pytest.raises(BackendRequestError, match="HTTP 404 .*org/not-served"):
+    with pytest.raises(BackendRequestError, match=r"HTTP 404 .*org/not-served"):
         _run(_chat_then_close(_backend(server.url), _request(model=unknown)))
     assert len(server.stats.requests) == 1
 
@@ -171,7 +174,8 @@ def test_usage_from_the_server_or_estimated(server: FakeOpenAIServer) -> None:
     assert with_usage.prompt_tokens > 0 and with_usage.completion_tokens > 0
     # The fake's usage is the sim's estimate, so the estimate matches it exactly.
     assert (without.prompt_tokens, without.completion_tokens) == (
-        with_usage.prompt_tokens, with_usage.completion_tokens
+        with_usage.prompt_tokens,
+        with_usage.completion_tokens,
     )
     assert with_usage.latency_s > 0
 
@@ -220,8 +224,15 @@ def test_key_is_sent_but_never_logged_shown_or_raised(
     server.script.append("401")
     with pytest.raises(BackendRequestError) as refused:
         _run(_chat_then_close(backend, _request()))
-    shown = [repr(backend), str(backend), str(err.value), repr(err.value),
-             str(refused.value), repr(refused.value), caplog.text]
+    shown = [
+        repr(backend),
+        str(backend),
+        str(err.value),
+        repr(err.value),
+        str(refused.value),
+        repr(refused.value),
+        caplog.text,
+    ]
     assert all(SECRET not in s for s in shown)
     assert "Incorrect API key provided: Bearer ***" in str(refused.value)
     # No chained exception carries the request (with its Authorization header) along.
@@ -248,20 +259,35 @@ def test_null_key_variable_sends_a_dummy_key(server: FakeOpenAIServer) -> None:
 def test_check_options_reports_every_problem(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NOPE_KEY", raising=False)
     assert check_options({"base_url": "http://x/v1", "api_key_env": None}) == []
-    assert check_options({"bsae_url": "x"})[0].startswith("backend: unknown key(s) bsae_url; valid:")
+    assert check_options({"bsae_url": "x"})[0].startswith(
+        "backend: unknown key(s) bsae_url; valid:"
+    )
     problems = check_options(
-        {"base_url": ["ftp://x"], "api_key_env": "NOPE_KEY", "timeout_s": -1,
-         "model_name_from": "id", "balance": "random", "n_clients": 0}
+        {
+            "base_url": ["ftp://x"],
+            "api_key_env": "NOPE_KEY",
+            "timeout_s": -1,
+            "model_name_from": "id",
+            "balance": "random",
+            "n_clients": 0,
+        }
     )
     assert len(problems) == 6
     assert problems[0] == "backend.base_url='ftp://x': must start with http:// or https://"
     assert "backend.model_name_from='id'; valid: hf_id, name" in problems
 
 
-def test_registry_builds_it_from_config_options(server: FakeOpenAIServer) -> None:
+def test_registry_builds_and_checks_it_from_config_options(server: FakeOpenAIServer) -> None:
     backend = make_backend("openai", {"base_url": [server.url], "api_key_env": None})
     assert isinstance(backend, OpenAIBackend)
     assert "EMPTY" not in repr(backend)
+    assert registry_check("openai", {"base_url": server.url, "api_key_env": None}) == []
+    assert registry_check("openai", {"balance": "x", "api_key_env": None}) == [
+        "backend.balance='x'; valid: least_in_flight, round_robin"
+    ]
+    assert registry_check("sim", {"latency": 1}) == [
+        "backend: unknown key(s) latency; valid: invalid_output_rate, simulate_latency"
+    ]
 
 
 # ---- load spreading and admission -----------------------------------------------------------
@@ -366,16 +392,33 @@ def test_sweep_against_a_faulty_server(ray_local: None, tmp_path: Path, capsys: 
     from analysis import load
     from sweep.cli import main
 
-    faults = Faults(rate_limit=0.05, retry_after_s=0.05, server_error=0.03, unavailable=0.03,
-                    stall=0.01, stall_s=3.0, broken=0.08, length=0.03)
+    faults = Faults(
+        rate_limit=0.05,
+        retry_after_s=0.05,
+        server_error=0.03,
+        unavailable=0.03,
+        stall=0.01,
+        stall_s=3.0,
+        broken=0.08,
+        length=0.03,
+    )
     every_fault_once = ["429:0.05", "500", "503", "stall", "broken", "length", "nousage"]
     res = str(tmp_path / "r")
     with FakeOpenAIServer(faults=faults, script=every_fault_once, seed=7) as srv:
-        rc = main([
-            "launch", "backend=openai", f"backend.base_url={srv.url}", "backend.api_key_env=null",
-            "backend.timeout_s=1.0", "backend.backoff_s=0.01", "cluster.retry_backoff_s=0.1",
-            "sweep.limit=6", f"results_dir={res}", "--no-progress",
-        ])
+        rc = main(
+            [
+                "launch",
+                "backend=openai",
+                f"backend.base_url={srv.url}",
+                "backend.api_key_env=null",
+                "backend.timeout_s=1.0",
+                "backend.backoff_s=0.01",
+                "cluster.retry_backoff_s=0.1",
+                "sweep.limit=6",
+                f"results_dir={res}",
+                "--no-progress",
+            ]
+        )
         actions = srv.stats.actions
     out = capsys.readouterr().out
     assert rc == 0, out
@@ -386,5 +429,9 @@ def test_sweep_against_a_faulty_server(ray_local: None, tmp_path: Path, capsys: 
         assert actions[fault] >= 1, actions
     assert ok["repair_calls"].sum() > 0
     assert ok["llm_calls"].sum() > 0 and ok["prompt_tokens"].sum() > 0
-    assert ok["quality"].is_not_null().all()
+    # A judge whose reply and repair were both broken is recorded, not retried.
+    judged = ok.filter(pl.col("quality").is_not_null())
+    assert judged.height >= 4
+    assert (ok.filter(pl.col("quality").is_null())["error"].str.len_chars() > 0).all()
+    print(f"{sum(actions.values())} requests: {dict(actions)}")
     assert "synthetic backend" not in out  # not the sim backend, though the fake answers as it

@@ -13,7 +13,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def results(ray_local, tmp_path_factory: pytest.TempPathFactory) -> str:
+def results(ensure_ray, tmp_path_factory: pytest.TempPathFactory) -> str:
+    ensure_ray()
     res = str(tmp_path_factory.mktemp("cli") / "r")
     assert main(["launch", f"results_dir={res}", "sweep.limit=8", "--no-progress"]) == 0
     return res

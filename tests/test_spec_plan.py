@@ -56,6 +56,7 @@ def test_identity_changes_with_result_fields_only(smoke) -> None:
         {"model": dataclasses.replace(spec.model, revision="abc123")},
         {"judge": dataclasses.replace(spec.judge, rubric_version="r-test")},
         {"protocol_params": (("context_budget_tokens", 1),)},
+        {"engine": "llm" if spec.engine == "sim" else "sim"},
     ):
         assert dataclasses.replace(spec, **change).episode_id != spec.episode_id, change
 

@@ -7,6 +7,7 @@ A factory takes the backend's config options as keyword arguments and returns an
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -46,3 +47,20 @@ def backend_factory(name: str) -> Callable[..., Backend]:
 
 def make_backend(name: str, options: Mapping[str, Any]) -> Backend:
     return backend_factory(name)(**dict(options))
+
+
+def check_options(name: str, options: Mapping[str, Any]) -> list[str]:
+    """Every problem with a backend's options (empty when valid), without building it: for the
+    driver and ``orgsweep validate``, before runner actors would fail one by one."""
+    try:
+        factory = backend_factory(name)
+    except (KeyError, BackendUnavailable) as e:
+        return [str(e).strip("'\"")]
+    check = getattr(importlib.import_module(_ENTRIES[name][0]), "check_options", None)
+    if check is not None:
+        return list(check(options))
+    params = inspect.signature(factory).parameters
+    unknown = sorted(set(options) - set(params))
+    if unknown:
+        return [f"backend: unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(params))}"]
+    return []

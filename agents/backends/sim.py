@@ -126,12 +126,15 @@ def agent_reply(
         why = f"I intend to cover {tags}." if participate else "Others cover the work."
         return {"role": role, "participate": participate, "rationale": why}
     if not participate:
+        endorse = _endorse(p, prof, rng)  # [] (and no draw) unless workspace traces are in view
         return {
             "role": role,
             "participate": False,
             "contribution": "",
-            "builds_on": [],
-            "rationale": "The visible work already covers what I could add.",
+            "builds_on": endorse,
+            "rationale": f"I endorse agent {endorse[0]}'s trace."
+            if endorse
+            else "The visible work already covers what I could add.",
         }
     contribution, builds = _contribution(p, prof, rng, picks)
     return {
@@ -161,8 +164,13 @@ def clone_reply(p: Prompt, prof: SimProfile, rng: random.Random) -> dict[str, An
     if (not open_ and rng.random() < 0.35 + 0.6 * prof.abstention) or rng.random() < 0.04 * (
         1 - prof.capability
     ):
-        return {"role": p.fixed_role or role_name(p.domains, rng), "participate": False,
-                "contribution": "", "builds_on": [], "rationale": "The proposals need no clone."}
+        return {
+            "role": p.fixed_role or role_name(p.domains, rng),
+            "participate": False,
+            "contribution": "",
+            "builds_on": [],
+            "rationale": "The proposals need no clone.",
+        }
     agent, role, tags = rng.choice(p.seeds)
     by_id = {r.id: r for r in p.reqs}
     picks = [by_id[t] for t in tags if t in by_id]
@@ -171,8 +179,13 @@ def clone_reply(p: Prompt, prof: SimProfile, rng: random.Random) -> dict[str, An
         picks.append(rng.choice(ready if rng.random() < prof.capability else open_))
     contribution, _ = _contribution(p, prof, rng, picks or [rng.choice(p.reqs)])
     role = p.fixed_role or role
-    return {"role": role, "participate": True, "contribution": contribution, "builds_on": [agent],
-            "rationale": f"I clone agent {agent}'s proposal as {role} and extend it."}
+    return {
+        "role": role,
+        "participate": True,
+        "contribution": contribution,
+        "builds_on": [agent],
+        "rationale": f"I clone agent {agent}'s proposal as {role} and extend it.",
+    }
 
 
 def _contribution(

@@ -60,8 +60,9 @@ class Prompt:
     n_workers: int = 0
     past_roles: list[str] = field(default_factory=list)
     is_repair: bool = False
-    traces: list[tuple[int, int | None, float]] = field(default_factory=list)  # agent, req, strength
-    seeds: list[tuple[int, str, tuple[int, ...]]] = field(default_factory=list)  # agent, role, reqs
+    # stigmergic workspace traces (agent, requirement, strength); clonal seeds (agent, role, reqs)
+    traces: list[tuple[int, int | None, float]] = field(default_factory=list)
+    seeds: list[tuple[int, str, tuple[int, ...]]] = field(default_factory=list)
 
 
 def _section(text: str, name: str) -> str:

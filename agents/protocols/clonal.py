@@ -53,9 +53,15 @@ class Params:
     best: str = "coverage"
 
     def __post_init__(self) -> None:
-        if self.seeds is not None and (isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1):
+        if self.seeds is not None and (
+            isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1
+        ):
             raise ValueError(f"clonal: seeds={self.seeds!r} must be a whole number >= 1 or null")
-        if isinstance(self.keep_per_lineage, bool) or not isinstance(self.keep_per_lineage, int) or self.keep_per_lineage < 0:
+        if (
+            isinstance(self.keep_per_lineage, bool)
+            or not isinstance(self.keep_per_lineage, int)
+            or self.keep_per_lineage < 0
+        ):
             raise ValueError(
                 f"clonal: keep_per_lineage={self.keep_per_lineage!r} must be a whole number >= 0"
             )
@@ -119,6 +125,8 @@ def select(
     for s in order:
         members = lineages[s]  # the seed first, then clones in protocol order
         if params.best == "coverage":
-            members = sorted(members, key=lambda t: -len({int(r) for r in _TAG.findall(t.contribution)} & valid))
+            members = sorted(
+                members, key=lambda t: -len({int(r) for r in _TAG.findall(t.contribution)} & valid)
+            )
         out += members[: params.keep_per_lineage or None]
     return out

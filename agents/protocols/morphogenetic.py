@@ -51,7 +51,11 @@ class Params:
             raise ValueError(
                 f"morphogenetic: topology={self.topology!r}; valid: {', '.join(TOPOLOGIES)}"
             )
-        if isinstance(self.neighbours, bool) or not isinstance(self.neighbours, int) or self.neighbours < 1:
+        if (
+            isinstance(self.neighbours, bool)
+            or not isinstance(self.neighbours, int)
+            or self.neighbours < 1
+        ):
             raise ValueError(
                 f"morphogenetic: neighbours={self.neighbours!r} must be a whole number >= 1"
             )
@@ -73,7 +77,7 @@ def topology(kind: str, n: int, k: int, seed: int) -> dict[int, set[int]]:
     elif kind == "grid":
         w = math.ceil(math.sqrt(n))
         for i in range(n):
-            r, c = divmod(i, w)
+            c = i % w
             for d in range(1, k + 1):
                 if c + d < w and i + d < n:
                     link(i, i + d)

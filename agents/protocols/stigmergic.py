@@ -92,8 +92,14 @@ def render_workspace(traces: Sequence[Trace], budget_tokens: int | None) -> tupl
             used += cost
     shown = sorted(traces, key=lambda t: (t.requirement is None, t.requirement or 0, *_rank(t)))
     text = render_traces(
-        VisibleTrace(t.requirement, t.turn.agent, t.turn.role, t.strength,
-                     t.turn.contribution, id(t) not in full)
+        VisibleTrace(
+            t.requirement,
+            t.turn.agent,
+            t.turn.role,
+            t.strength,
+            t.turn.contribution,
+            id(t) not in full,
+        )
         for t in shown
     )
     return text, len(full) < len(traces)
@@ -150,4 +156,6 @@ def _final(turns: list[TurnRecord]) -> TurnRecord:
     """Last participating turn (else the last turn), with builds_on merged over all rounds."""
     rep = next((t for t in reversed(turns) if t.participate), turns[-1])
     merged = tuple(dict.fromkeys(b for t in turns for b in t.builds_on))
-    return dataclasses.replace(rep, builds_on=merged, invalid_refs=sum(t.invalid_refs for t in turns))
+    return dataclasses.replace(
+        rep, builds_on=merged, invalid_refs=sum(t.invalid_refs for t in turns)
+    )

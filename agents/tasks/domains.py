@@ -28,6 +28,8 @@ def _d(**kw: tuple[str, ...]) -> Domain:
     return Domain(**kw)
 
 
+# Hand-aligned data: the formatter would put every string on its own line.
+# fmt: off
 DOMAIN_CATALOGUE: dict[str, Domain] = {
     "security": _d(
         roles=("Security Architect", "Threat Modeler", "Penetration Tester",
@@ -142,8 +144,8 @@ DOMAIN_CATALOGUE: dict[str, Domain] = {
                   "the vendor consolidation programme", "the working capital position",
                   "the capital expenditure plan", "the shared services cost base",
                   "the pricing model"),
-        goals=("business case", "budget reallocation", "cost reduction plan", "investment appraisal",
-               "financial risk review", "forecast overhaul"),
+        goals=("business case", "budget reallocation", "cost reduction plan",
+               "investment appraisal", "financial risk review", "forecast overhaul"),
         analyses=("Model the {n}-quarter cash impact of {subject}",
                   "Estimate the total cost of ownership of {subject}",
                   "Analyse the sensitivity of {subject} to a {pct}% demand shock",
@@ -451,7 +453,8 @@ PHASE_NAMES: dict[int, tuple[tuple[str, ...], ...]] = {
     2: (("Assess", "Decide"), ("Analyse", "Commit"), ("Diagnose", "Act")),
     3: (("Assess", "Design", "Execute"), ("Discover", "Plan", "Deliver"),
         ("Baseline", "Pilot", "Scale")),
-    4: (("Assess", "Design", "Migrate", "Operate"), ("Discover", "Prioritise", "Implement", "Review"),
+    4: (("Assess", "Design", "Migrate", "Operate"),
+        ("Discover", "Prioritise", "Implement", "Review"),
         ("Baseline", "Pilot", "Roll out", "Sustain")),
 }
 
@@ -476,6 +479,9 @@ GATES: tuple[str, ...] = (
     "State the go/no-go decision between the {qname} and {pname} phases and who makes it",
 )
 
+# fmt: on
+
+
 # L4 conflicts: two stakeholders whose hard constraints cannot both hold. ``{x}`` and ``{y}``
 # are filled from ``numbers`` pairs chosen so the clash is real.
 @dataclass(frozen=True)
@@ -486,6 +492,7 @@ class Conflict:
     numbers: tuple[tuple[int, int], ...] = ((0, 0),)
 
 
+# fmt: off
 CONFLICTS: tuple[Conflict, ...] = (
     Conflict("timeline",
              ("CEO", "to launch before the main competitor", "go-live within {x} weeks"),
@@ -568,3 +575,4 @@ MISSING_FACETS: tuple[tuple[str, str], ...] = (
     ("action", "Design a no-regret first step that does not depend on {m}"),
     ("analysis", "Say what evidence about {m} would reverse your recommendation"),
 )
+# fmt: on

@@ -1,24 +1,24 @@
 """The task data model and its content hash.
 
-``content_hash`` = the first 16 hex digits of the SHA-256 of the task's canonical JSON: the record
-of ``Task.to_record()`` without ``task_id`` and ``content_hash``, dumped with sorted keys, no
-spaces and UTF-8 text (``json.dumps(..., sort_keys=True, separators=(",", ":"),
-ensure_ascii=False)``). Anyone can recompute it from an exported record. ``canonical_json``
-writes that exact string by hand because ``json.dumps`` of the nested dicts was most of the cost
-of generating 25,000 tasks; a test checks the two agree.
+``content_hash`` = the first 16 hex digits of the SHA-256 of ``content_text``: every content
+field in a fixed order: level, domains, title, brief, the requirement texts, the requirement
+structure (each requirement's id, kind, phase and dependencies), the stakeholders and the
+missing information. Fields are separated by ASCII US (0x1F), items by RS (0x1E) and sections
+by GS (0x1D). No field may contain an ASCII control character (the task-file loader rejects
+them and the generator never writes them), so the encoding is unambiguous. The structure is a
+section of its own so that the generator can reuse it per skeleton (``generator.py``); sorted
+canonical JSON cost more than generating the task.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 LEVELS = ("L1", "L2", "L3", "L4")
 KINDS = ("analysis", "action")
-
-_enc = json.encoder.encode_basestring  # type: ignore[attr-defined]  # the ensure_ascii=False encoder
+_new = object.__new__
 
 
 @dataclass(frozen=True)
@@ -82,37 +82,58 @@ class Task:
         return {"task_id": self.task_id, **self.content(), "content_hash": self.content_hash}
 
 
-def canonical_json(
+def structure_text(requirements: tuple[Requirement, ...]) -> str:
+    """The requirement-structure section of ``content_text``."""
+    return "\x1e".join(
+        [
+            f"{r.id}\x1f{r.kind}\x1f{r.phase}\x1f{','.join(map(str, r.depends_on))}"
+            for r in requirements
+        ]
+    )
+
+
+def content_text(
     level: str,
     domains: tuple[str, ...],
     title: str,
     brief: str,
     requirements: tuple[Requirement, ...],
-    stakeholders: tuple[Stakeholder, ...],
-    missing_info: tuple[str, ...],
+    stakeholders: tuple[Stakeholder, ...] = (),
+    missing_info: tuple[str, ...] = (),
+    *,
+    structure: str | None = None,
 ) -> str:
-    """``json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``,
-    written directly (keys in sorted order at every level)."""
-    reqs = ",".join(
-        f'{{"depends_on":[{",".join(map(str, r.depends_on))}],"id":{r.id},'
-        f'"kind":{_enc(r.kind)},"phase":{r.phase},"text":{_enc(r.text)}}}'
-        for r in requirements
-    )
-    stakes = ",".join(
-        f'{{"constraint":{_enc(s.constraint)},"interest":{_enc(s.interest)},"name":{_enc(s.name)}}}'
-        for s in stakeholders
-    )
-    return (
-        f'{{"brief":{_enc(brief)},"domains":[{",".join(map(_enc, domains))}],'
-        f'"level":{_enc(level)},"missing_info":[{",".join(map(_enc, missing_info))}],'
-        f'"requirements":[{reqs}],"stakeholders":[{stakes}],"title":{_enc(title)}}}'
+    """The exact text ``content_hash`` hashes (see the module docstring); ``structure`` is
+    ``structure_text(requirements)`` when the caller already has it."""
+    if structure is None:
+        structure = structure_text(requirements)
+    stakes = "\x1e".join([f"{s.name}\x1f{s.interest}\x1f{s.constraint}" for s in stakeholders])
+    return "\x1d".join(
+        (
+            level,
+            "\x1e".join(domains),
+            title,
+            brief,
+            "\x1e".join([r.text for r in requirements]),
+            structure,
+            stakes,
+            "\x1e".join(missing_info),
+        )
     )
 
 
-def content_hash(content: dict[str, Any]) -> str:
-    """The hash of a content dict (``Task.content()``); ``make_task`` computes the same value."""
-    blob = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+def content_hash(task: Task) -> str:
+    """The hash of ``task``'s content (whatever its stored ``content_hash`` says)."""
+    text = content_text(
+        task.level,
+        task.domains,
+        task.title,
+        task.brief,
+        task.requirements,
+        task.stakeholders,
+        task.missing_info,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def make_task(
@@ -125,18 +146,24 @@ def make_task(
     stakeholders: tuple[Stakeholder, ...] = (),
     missing_info: tuple[str, ...] = (),
     task_id: str | None = None,
+    structure: str | None = None,
 ) -> Task:
-    """Build a task whose ``content_hash`` (and default id) derive from its content."""
-    blob = canonical_json(level, domains, title, brief, requirements, stakeholders, missing_info)
-    h = hashlib.sha256(blob.encode()).hexdigest()[:16]
-    return Task(
-        task_id or f"t-{h[:12]}",
-        level,
-        domains,
-        title,
-        brief,
-        requirements,
-        stakeholders,
-        missing_info,
-        h,
+    """Build a task whose ``content_hash`` (and default id) derive from its content.
+    ``structure`` (= ``structure_text(requirements)``) lets the generator skip recomputing it."""
+    text = content_text(
+        level, domains, title, brief, requirements, stakeholders, missing_info, structure=structure
     )
+    h = hashlib.sha256(text.encode()).hexdigest()[:16]
+    task = _new(Task)
+    task.__dict__.update(  # the frozen dataclass's __init__ without its per-field setattr calls
+        task_id=task_id or f"t-{h[:12]}",
+        level=level,
+        domains=domains,
+        title=title,
+        brief=brief,
+        requirements=requirements,
+        stakeholders=stakeholders,
+        missing_info=missing_info,
+        content_hash=h,
+    )
+    return task

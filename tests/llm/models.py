@@ -54,7 +54,7 @@ _TINY_CORPUS = [
     "The security review checks authentication, input validation and logging.",
     "Reply with a JSON object with the keys role, participate and rationale.",
     "Agents build on earlier contributions by listing their numbers.",
-    "The quick brown fox jumps over the lazy dog 0 1 2 3 4 5 6 7 8 9 { } [ ] : , \"",
+    'The quick brown fox jumps over the lazy dog 0 1 2 3 4 5 6 7 8 9 { } [ ] : , "',
 ]
 
 
@@ -82,7 +82,8 @@ def _locked(lock_path: Path, timeout: float = 1800.0) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"could not lock {lock_path} within {timeout:.0f} s")
+                    msg = f"could not lock {lock_path} within {timeout:.0f} s"
+                    raise TimeoutError(msg) from None
                 time.sleep(0.5)
         try:
             yield

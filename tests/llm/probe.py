@@ -120,7 +120,9 @@ def probe_api_server(mdir: Path, log_path: Path | None) -> dict:
     t0 = time.monotonic()
     with start_vllm_server(mdir, SERVED_NAME, log_path=log_path) as srv:
         times["server_health_s"] = time.monotonic() - t0
-        log(f"server pid {srv.pid} healthy at {srv.base_url} after {times['server_health_s']:.1f} s")
+        log(
+            f"server pid {srv.pid} healthy at {srv.base_url} after {times['server_health_s']:.1f} s"
+        )
         first = ask_agent_turn(srv.base_url, SERVED_NAME)
         times["first_request_s"] = first["seconds"]
         second = ask_agent_turn(srv.base_url, SERVED_NAME)
@@ -136,6 +138,8 @@ def serve_llm_config(mdir: Path) -> dict:
         model_loading_config={"model_id": SERVED_NAME, "model_source": str(mdir)},
         # default is GPUConfig -> waits forever for {"GPU": 1}
         accelerator_config={"kind": "cpu"},
+        # optional in ray 2.60 (kind=cpu already defaults to [{"CPU": 1}]); the replica's
+        # group becomes [{"CPU": 2}] either way (replica actor + engine worker)
         placement_group_config={"bundles": [{"CPU": 1}]},
         engine_kwargs={"enforce_eager": True, "dtype": "float32", "max_model_len": 2048},
         deployment_config={"num_replicas": 1},
@@ -208,10 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["HF_HUB_OFFLINE"] = "1"
     t_all = time.monotonic()
     mdir = model_dir(args.model, args.cache or default_cache())
-    if args.serve_llm:
-        times = probe_serve_llm(mdir, args.port)
-    else:
-        times = probe_api_server(mdir, args.log)
+    probe = probe_serve_llm if args.serve_llm else probe_api_server
+    times = probe(mdir, args.port if args.serve_llm else args.log)
     times["total_s"] = time.monotonic() - t_all
     log("times: " + json.dumps({k: round(v, 2) for k, v in times.items()}))
     log("OK")

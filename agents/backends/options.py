@@ -1,0 +1,154 @@
+"""The typed options behind ``conf/backend/openai.yaml`` and ``conf/backend/vllm.yaml``.
+
+``ClientOptions`` configures a client of an OpenAI-compatible endpoint (both backends);
+``ServeOptions`` how ``backend=vllm`` deploys the models on Ray Serve LLM. Each lists every
+problem at once, naming the config key, so ``orgsweep validate`` can report them all.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Protocol, TypeVar
+
+MODEL_NAME_FROM = ("hf_id", "name")
+BALANCE = ("least_in_flight", "round_robin")
+MAX_TOKENS_FIELDS = ("max_tokens", "max_completion_tokens")
+ACCELERATORS = ("gpu", "cpu")
+GUIDED_BACKENDS = ("auto", "xgrammar", "guidance", "outlines", "lm-format-enforcer")
+
+
+class BackendConfigError(ValueError):
+    """Bad backend options; ``problems`` lists every one (each names its key)."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    """A client of one or more OpenAI-compatible endpoints (comments in openai.yaml)."""
+
+    base_url: str | list[str] | tuple[str, ...] = "http://127.0.0.1:8000/v1"
+    api_key_env: str | None = "OPENAI_API_KEY"
+    timeout_s: float = 120.0
+    max_retries: int = 4
+    backoff_s: float = 1.0
+    backoff_max_s: float = 60.0
+    structured_output: bool = True
+    strict_schema: bool = True
+    model_name_from: str = "hf_id"
+    balance: str = "least_in_flight"
+    max_in_flight: int | None = None
+    replicas: int | None = None
+    n_clients: int = 1
+    max_tokens_field: str = "max_tokens"
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        return (self.base_url,) if isinstance(self.base_url, str) else tuple(self.base_url)
+
+    def problems(self) -> list[str]:
+        p: list[str] = []
+        if not self.urls:
+            p.append("backend.base_url: give one URL or a list of URLs")
+        for u in self.urls:
+            if not isinstance(u, str) or not u.startswith(("http://", "https://")):
+                p.append(f"backend.base_url={u!r}: must start with http:// or https://")
+        env = self.api_key_env
+        if env is not None and not os.environ.get(env):
+            p.append(
+                f"backend.api_key_env={env}: the environment variable {env} is not set; export "
+                "it (the key is read from there and never stored), or set "
+                "backend.api_key_env=null for a local server that needs no key"
+            )
+        for key in ("timeout_s", "backoff_s", "backoff_max_s"):
+            _number(p, key, getattr(self, key), 0)
+        for key, low in (("max_retries", 0), ("n_clients", 1)):
+            _whole(p, key, getattr(self, key), low)
+        for key in ("max_in_flight", "replicas"):
+            _whole(p, key, getattr(self, key), 1, optional=True)
+        _choice(p, "model_name_from", self.model_name_from, MODEL_NAME_FROM)
+        _choice(p, "balance", self.balance, BALANCE)
+        _choice(p, "max_tokens_field", self.max_tokens_field, MAX_TOKENS_FIELDS)
+        return p
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """How ``backend=vllm`` serves the models (comments in vllm.yaml)."""
+
+    accelerator: str = "gpu"
+    accelerator_type: str | None = None
+    cpus_per_worker: float = 1.0
+    min_replicas: int | None = None
+    max_replicas: int | None = None
+    enable_prefix_caching: bool = True
+    guided_decoding_backend: str = "auto"
+    engine_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    runtime_env: Mapping[str, Any] = field(default_factory=dict)
+    app_name: str = "orgsweep"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    startup_timeout_s: float = 1800.0
+    keep_serving: bool = False
+
+    def problems(self) -> list[str]:
+        p: list[str] = []
+        _choice(p, "accelerator", self.accelerator, ACCELERATORS)
+        if self.accelerator == "cpu" and self.accelerator_type:
+            p.append(f"backend.accelerator_type={self.accelerator_type!r} needs accelerator=gpu")
+        _choice(p, "guided_decoding_backend", self.guided_decoding_backend, GUIDED_BACKENDS)
+        _number(p, "cpus_per_worker", self.cpus_per_worker, 0)
+        _number(p, "startup_timeout_s", self.startup_timeout_s, 0)
+        _whole(p, "http_port", self.http_port, 1)
+        for key in ("min_replicas", "max_replicas"):
+            _whole(p, key, getattr(self, key), 1, optional=True)
+        if (self.min_replicas or 0) > (self.max_replicas or 10**9):
+            p.append("backend.min_replicas must not exceed backend.max_replicas")
+        forbidden = sorted({"model", "served_model_name"} & set(self.engine_kwargs))
+        if forbidden:
+            p.append(
+                f"backend.engine_kwargs: {', '.join(forbidden)}: set by orgsweep from conf/model"
+            )
+        return p
+
+
+class _Checked(Protocol):
+    def problems(self) -> list[str]: ...
+
+
+T = TypeVar("T", bound=_Checked)
+
+
+def parse(cls: type[T], options: Mapping[str, Any], ignore: frozenset[str] = frozenset()) -> T:
+    """``cls`` from the options it knows (``ignore``: keys another part handles)."""
+    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(options) - known - ignore)
+    if unknown:
+        valid = ", ".join(sorted(known | ignore))
+        raise BackendConfigError([f"backend: unknown key(s) {', '.join(unknown)}; valid: {valid}"])
+    obj = cls(**{k: v for k, v in options.items() if k in known})
+    if problems := obj.problems():
+        raise BackendConfigError(problems)
+    return obj
+
+
+def _number(p: list[str], key: str, value: Any, low: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
+        p.append(f"backend.{key}={value!r}: must be a number >= {low}")
+
+
+def _whole(p: list[str], key: str, value: Any, low: int, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        tail = " or null" if optional else ""
+        p.append(f"backend.{key}={value!r}: must be a whole number >= {low}{tail}")
+
+
+def _choice(p: list[str], key: str, value: Any, valid: tuple[str, ...]) -> None:
+    if value not in valid:
+        p.append(f"backend.{key}={value!r}; valid: {', '.join(valid)}")

