@@ -31,11 +31,18 @@ def _parser() -> argparse.ArgumentParser:
     launch = cmd("launch", "run a sweep (skips committed episodes; re-run to resume)")
     launch.add_argument("--retry-failed", action="store_true", help="re-run failed episodes too")
     launch.add_argument("--no-progress", action="store_true", help="no live progress display")
+    launch.add_argument(
+        "--on-config-change",
+        choices=("warn", "refuse"),
+        default="warn",
+        help="when committed results are not in this plan (a result-affecting change)",
+    )
     resume = cmd("resume", "resume the sweep stored in RESULTS_DIR with its stored config", False)
     resume.add_argument("results_dir")
     resume.add_argument("overrides", nargs="*", help="extra Hydra overrides")
     resume.add_argument("--retry-failed", action="store_true")
     resume.add_argument("--no-progress", action="store_true")
+    resume.add_argument("--on-config-change", choices=("warn", "refuse"), default="refuse")
     plan = cmd("plan", "count the planned episodes, calls and tokens of a sweep")
     plan.add_argument("--json", action="store_true", help="machine-readable summary")
     cmd("validate", "check a config and report every problem at once")
@@ -74,7 +81,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    # Overrides may come after options too (`launch --no-progress seed=1`).
+    if extra and hasattr(args, "overrides") and not any(x.startswith("-") for x in extra):
+        args.overrides = [*args.overrides, *extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         from sweep import commands
 

@@ -78,8 +78,8 @@ def launch(args: argparse.Namespace, overrides: list[str] | None = None) -> int:
         con.print(f"[yellow]warning:[/] {w}")
     p = plan(typed)
     store = ResultStore(typed.results_dir)
-    _check_manifest(store, p, con)
     committed = store.committed()
+    _check_manifest(store, p, cfg, committed, args.on_config_change, con)
     work = [
         (s, committed[s.episode_id].attempt + 1 if s.episode_id in committed else 1)
         for s in p.specs
@@ -102,7 +102,30 @@ def launch(args: argparse.Namespace, overrides: list[str] | None = None) -> int:
     return 0
 
 
-def _check_manifest(store: ResultStore, p: Plan, con: Console) -> None:
+RUNTIME_KEYS = ("results_dir", "cluster", "store_prompts", "sweep.limit", "backend")
+
+
+def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(d, dict):
+        return {prefix: d}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
+def _changed_keys(old: Any, new: Any) -> list[str]:
+    """Config keys whose values differ, runtime knobs (paths, cluster, limit) left out."""
+    a, b = _flatten(old or {}), _flatten(new or {})
+    keys = {k for k in set(a) | set(b) if a.get(k) != b.get(k)}
+    return sorted(k for k in keys if not any(k == r or k.startswith(r + ".") for r in RUNTIME_KEYS))
+
+
+def _check_manifest(
+    store: ResultStore, p: Plan, cfg: Any, committed: dict[str, Any], mode: str, con: Console
+) -> None:
+    """Compare with the sweep stored in the results directory. Committed episodes that are not
+    in this plan mean a result-affecting change: warn (default) or refuse."""
     text = store.read_text(MANIFEST)
     if text is None:
         return
@@ -110,13 +133,21 @@ def _check_manifest(store: ResultStore, p: Plan, con: Console) -> None:
         old = yaml.safe_load(text) or {}
     except yaml.YAMLError as e:
         raise UserError(f"{store.uri}/{MANIFEST} is not valid YAML ({e}); move it aside") from None
-    if old.get("plan_digest") not in (None, p.digest()):
-        stale = len(set(store.committed()) - set(p.ids))
-        con.print(
-            f"[yellow]warning:[/] the plan differs from the one stored in {store.uri}; "
-            f"{stale} committed episode(s) are not in this plan (stale) and are left out of "
-            "the summary"
+    stale = len(set(committed) - set(p.ids))
+    if not stale:
+        return
+    changed = _changed_keys(old.get("config"), OmegaConf.to_container(cfg, resolve=True))
+    more = f" (+{len(changed) - 8} more)" if len(changed) > 8 else ""
+    what = f"; changed: {', '.join(changed[:8])}{more}" if changed else ""
+    msg = (
+        f"this config differs from the sweep stored in {store.uri}: {stale} committed "
+        f"episode(s) are not in this plan (stale; left out of analysis){what}"
+    )
+    if mode == "refuse":
+        raise UserError(
+            f"{msg}. Use another results_dir, or --on-config-change=warn to add to it anyway"
         )
+    con.print(f"[yellow]warning:[/] {msg}")
 
 
 def _print_summary(results: Any, ids: set[str], typed: SweepConfig, con: Console) -> None:

@@ -41,7 +41,39 @@ def status(results_dir: str, con: Console) -> None:
     n_ok = sum(1 for e in planned if e in committed and committed[e].status == "ok")
     n_failed = sum(1 for e in planned if e in committed and committed[e].status == "failed")
     stale = len(set(committed) - planned)
+    pending = len(planned) - n_ok - n_failed
     con.print(
         f"planned {len(planned)}: ok {n_ok}, failed {n_failed}, "
-        f"pending {len(planned) - n_ok - n_failed}; stale (not in plan) {stale}"
+        f"pending {pending}; stale (not in plan) {stale}"
     )
+    rate = _recent_rate(store)
+    if rate is not None:
+        eps, tps = rate
+        eta = f", ETA {pending / eps / 60:.1f} min" if pending and eps > 0 else ""
+        con.print(f"last {WINDOW_S // 60} min: {eps:.2f} episodes/s, {tps:,.0f} tokens/s{eta}")
+
+
+WINDOW_S = 600
+
+
+def _recent_rate(store: ResultStore) -> tuple[float, float] | None:
+    """Episodes and agent tokens per second over the last commits (None when idle)."""
+    import polars as pl
+
+    t = store.read_table(
+        "runs", ["episode_id", "step", "finished_at", "prompt_tokens", "completion_tokens"]
+    )
+    if t.num_rows == 0:
+        return None
+    df = pl.from_arrow(t)
+    assert isinstance(df, pl.DataFrame)
+    end = df["finished_at"].max()
+    recent = df.filter(pl.col("finished_at") >= pl.lit(end) - pl.duration(seconds=WINDOW_S))
+    span = (recent["finished_at"].max() - recent["finished_at"].min()).total_seconds()  # type: ignore[operator,union-attr]
+    if span <= 0:
+        return None
+    episodes = recent["episode_id"].n_unique()
+    tokens = int(
+        (recent["prompt_tokens"].fill_null(0) + recent["completion_tokens"].fill_null(0)).sum()
+    )
+    return episodes / span, tokens / span
