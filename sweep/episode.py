@@ -171,22 +171,8 @@ def _run_row(
     ptok = sum(u.prompt_tokens for u in usage)
     ctok = sum(u.completion_tokens for u in usage)
     s = verdict.scores or {}
-    task = spec.tasks[step]
     return {
-        "sweep": spec.sweep,
-        "block": spec.block,
-        "protocol": spec.protocol,
-        "protocol_params": canonical_json(spec.params),
-        "model": spec.model.name,
-        "model_id": spec.model.hf_id,
-        "n_agents": spec.n_agents,
-        "roles": spec.roles,
-        "level": spec.level,
-        "task_id": task.task_id,
-        "task_hash": task.content_hash,
-        "domains": ",".join(task.domains),
-        "seed": spec.seed,
-        "steps": spec.steps,
+        **_spec_columns(spec, step),
         "shock": shock,
         "judge_model": spec.judge.model.name,
         "score_set": "default",
@@ -280,6 +266,27 @@ def _transcript_row(t: TurnRecord) -> dict[str, Any]:
     }
 
 
+def _spec_columns(spec: EpisodeSpec, step: int) -> dict[str, Any]:
+    """The ``runs`` columns that describe the episode and its task at ``step``."""
+    task = spec.tasks[step]
+    return {
+        "sweep": spec.sweep,
+        "block": spec.block,
+        "protocol": spec.protocol,
+        "protocol_params": canonical_json(spec.params),
+        "model": spec.model.name,
+        "model_id": spec.model.hf_id,
+        "n_agents": spec.n_agents,
+        "roles": spec.roles,
+        "level": spec.level,
+        "task_id": task.task_id,
+        "task_hash": task.content_hash,
+        "domains": ",".join(task.domains),
+        "seed": spec.seed,
+        "steps": spec.steps,
+    }
+
+
 def failed_rows(spec: EpisodeSpec, attempt: int, kind: str, error: str) -> EpisodeRows:
     """The ``runs`` row of an episode that failed after its last attempt."""
     return EpisodeRows(
@@ -288,19 +295,7 @@ def failed_rows(spec: EpisodeSpec, attempt: int, kind: str, error: str) -> Episo
                 "episode_id": spec.episode_id,
                 "attempt": attempt,
                 "step": 0,
-                "sweep": spec.sweep,
-                "block": spec.block,
-                "protocol": spec.protocol,
-                "protocol_params": canonical_json(spec.params),
-                "model": spec.model.name,
-                "model_id": spec.model.hf_id,
-                "n_agents": spec.n_agents,
-                "roles": spec.roles,
-                "level": spec.level,
-                "task_id": spec.tasks[0].task_id,
-                "task_hash": spec.tasks[0].content_hash,
-                "seed": spec.seed,
-                "steps": spec.steps,
+                **_spec_columns(spec, 0),
                 "judge_model": spec.judge.model.name,
                 "status": "failed",
                 "error_kind": kind,

@@ -38,6 +38,7 @@ def _ensure_local_ray(tmp: Path) -> None:
     if not ray.is_initialized():
         os.environ.setdefault("RAY_TMPDIR", str(tmp))
         ray.init(
+            address="local",  # never attach to another Ray instance on this machine
             num_cpus=4,
             include_dashboard=False,
             log_to_driver=False,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -19,14 +21,23 @@ pytestmark = pytest.mark.integration
 DIMS = ["accuracy", "completeness", "coherence", "actionability", "mission_score"]
 
 
-@pytest.fixture
-def sweep_dir(ray_local: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
-    res = str(tmp_path / "r")
-    # Two-step episodes (the shared protocol with memory) so that steps map to their own tasks.
+@pytest.fixture(scope="module")
+def launched(ensure_ray: Callable[[], None], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One tiny sweep per module: 4 two-step episodes (8 run steps), so steps map to their own
+    tasks."""
+    ensure_ray()
+    res = tmp_path_factory.mktemp("rescore") / "r"
     args = ["launch", f"results_dir={res}", "sweep.limit=4", "sweep.blocks.0.steps=2"]
     assert main([*args, "--no-progress"]) == 0
-    capsys.readouterr()
     return res
+
+
+@pytest.fixture
+def sweep_dir(launched: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """A private copy of the launched sweep (tests add score sets to it)."""
+    capsys.readouterr()
+    shutil.copytree(launched, tmp_path / "r")
+    return str(tmp_path / "r")
 
 
 def _rescore(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:

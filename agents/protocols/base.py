@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
 
 from agents.backends.base import estimate_tokens
+from agents.contract import normalise_role
 from agents.prompts import VisibleTurn, render_turns
 from agents.runtime import TurnRecord
 
@@ -48,3 +49,13 @@ def visible_turns(turns: Sequence[TurnRecord], budget_tokens: int | None) -> tup
         shown.append(VisibleTurn(t.agent, t.role, t.participate, t.contribution, not full))
     shown.reverse()
     return render_turns(shown), compacted
+
+
+def intentions_changed(intents: Sequence[TurnRecord], finals: Sequence[TurnRecord]) -> int:
+    """Agents whose final role or participation differs from their (valid) round-1 intention."""
+    return sum(
+        1
+        for i, f in zip(intents, finals, strict=True)
+        if not i.parse_error
+        and (normalise_role(i.role) != normalise_role(f.role) or i.participate != f.participate)
+    )

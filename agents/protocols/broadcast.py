@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agents.contract import normalise_role
 from agents.prompts import render_intentions
-from agents.protocols.base import StepOutcome, in_parallel
+from agents.protocols.base import StepOutcome, in_parallel, intentions_changed
 from agents.runtime import StepRuntime
 
 ROUND1 = (
@@ -43,10 +42,4 @@ async def run(rt: StepRuntime, params: Params) -> StepOutcome:
         )
         for a in rt.agents
     )
-    changed = sum(
-        1
-        for i, f in zip(intents, finals, strict=True)
-        if not i.parse_error
-        and (normalise_role(i.role) != normalise_role(f.role) or i.participate != f.participate)
-    )
-    return StepOutcome(finals, rounds=2, intentions_changed=changed)
+    return StepOutcome(finals, rounds=2, intentions_changed=intentions_changed(intents, finals))
