@@ -12,6 +12,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
+from agents.backends.base import SetupError
 from sweep.errors import UserError
 
 
@@ -98,6 +99,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"orgsweep: error: {e}", file=sys.stderr)
         return 2
+    except SetupError as e:  # e.g. models failed to deploy, optional package missing
+        if os.environ.get("ORGSWEEP_FULL_ERROR") == "1":
+            raise
+        print(f"orgsweep: error: {e}", file=sys.stderr)
+        return 1
     except BrokenPipeError:  # e.g. `orgsweep plan --json | head`
         sys.stderr.close()
         return 0

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from agents.backends.base import Backend
+from agents.backends.base import Backend, SetupError
 
 # name -> (module, class, pip extra that provides its packages)
 _ENTRIES: Mapping[str, tuple[str, str, str]] = MappingProxyType(
@@ -25,8 +25,8 @@ _ENTRIES: Mapping[str, tuple[str, str, str]] = MappingProxyType(
 BACKENDS = tuple(_ENTRIES)
 
 
-class BackendUnavailable(RuntimeError):
-    pass
+class BackendUnavailable(SetupError):
+    """The backend's optional packages are not installed."""
 
 
 def backend_factory(name: str) -> Callable[..., Backend]:

@@ -49,6 +49,11 @@ class InfraError(Exception):
         self.retry_after_s = retry_after_s
 
 
+class SetupError(RuntimeError):
+    """The environment cannot provide this backend (a missing package, models that failed to
+    deploy): reported to the user as one message, not retried episode by episode."""
+
+
 class Backend(Protocol):
     """What protocols need from an LLM server. Implementations live in ``agents/backends/``."""
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
-from agents.backends.base import ChatRequest, ChatResponse
+from agents.backends.base import ChatRequest, ChatResponse, SetupError
 from agents.backends.openai import OpenAIBackend
 from agents.backends.options import BackendConfigError, ClientOptions, ServeOptions, parse
 from agents.models import ModelSpec
@@ -60,7 +60,7 @@ CLIENT_KEYS = frozenset(
 RUNNER_KEYS = CLIENT_KEYS | {"base_url"}
 
 
-class ServeError(RuntimeError):
+class ServeError(SetupError):
     """The models could not be brought up on Ray Serve."""
 
 
