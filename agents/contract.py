@@ -8,15 +8,26 @@ from dataclasses import dataclass
 from typing import Any
 
 ROLE_MAX_CHARS = 60
+# Bounds for guided decoding (JSON schema). Generous for real models (about max_tokens=1024 of
+# text); they stop a small model that loops inside a string or a list from running to the token
+# limit. Strict mode (hosted OpenAI) needs every property in "required", so all are.
+TEXT_MAX_CHARS = 4000  # contribution, coordinator plan
+NOTE_MAX_CHARS = 1000  # rationale, focus
+BUILDS_ON_MAX_ITEMS = 64
+MAX_AGENTS = 4096  # the largest n_agents a sweep block may ask for (sweep/config.py)
 
 AGENT_TURN_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         "role": {"type": "string", "maxLength": ROLE_MAX_CHARS},
         "participate": {"type": "boolean"},
-        "contribution": {"type": "string"},
-        "builds_on": {"type": "array", "items": {"type": "integer"}},
-        "rationale": {"type": "string"},
+        "contribution": {"type": "string", "maxLength": TEXT_MAX_CHARS},
+        "builds_on": {
+            "type": "array",
+            "items": {"type": "integer"},
+            "maxItems": BUILDS_ON_MAX_ITEMS,
+        },
+        "rationale": {"type": "string", "maxLength": NOTE_MAX_CHARS},
     },
     "required": ["role", "participate", "contribution", "builds_on", "rationale"],
     "additionalProperties": False,
@@ -27,7 +38,7 @@ INTENTION_SCHEMA: dict[str, Any] = {
     "properties": {
         "role": {"type": "string", "maxLength": ROLE_MAX_CHARS},
         "participate": {"type": "boolean"},
-        "rationale": {"type": "string"},
+        "rationale": {"type": "string", "maxLength": NOTE_MAX_CHARS},
     },
     "required": ["role", "participate", "rationale"],
     "additionalProperties": False,
@@ -36,9 +47,10 @@ INTENTION_SCHEMA: dict[str, Any] = {
 COORDINATOR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "plan": {"type": "string"},
+        "plan": {"type": "string", "maxLength": TEXT_MAX_CHARS},
         "assignments": {
             "type": "array",
+            "maxItems": MAX_AGENTS,
             "items": {
                 "type": "object",
                 "properties": {
@@ -46,9 +58,9 @@ COORDINATOR_SCHEMA: dict[str, Any] = {
                     "role": {"type": "string", "maxLength": ROLE_MAX_CHARS},
                     "phase": {"type": "integer"},
                     "include": {"type": "boolean"},
-                    "focus": {"type": "string"},
+                    "focus": {"type": "string", "maxLength": NOTE_MAX_CHARS},
                 },
-                "required": ["agent", "role", "phase", "include"],
+                "required": ["agent", "role", "phase", "include", "focus"],
                 "additionalProperties": False,
             },
         },

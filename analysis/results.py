@@ -7,13 +7,18 @@ finished (a crash between part files) are invisible and nothing counts twice.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import warnings
 from dataclasses import dataclass
 
 import polars as pl
 import pyarrow.fs as pafs
+import yaml
 
 from analysis.schema import TABLES
-from sweep.store import ResultStore
+from sweep.errors import UserError
+from sweep.store import MANIFEST, ResultStore
 
 
 @dataclass(frozen=True)
@@ -43,14 +48,24 @@ def _scan(store: ResultStore, table: str) -> pl.LazyFrame:
 
 
 def load(
-    results_dir: str, *, include_failed: bool = False, score_set: str | None = None
+    results_dir: str,
+    *,
+    include_failed: bool = False,
+    score_set: str | None = None,
+    plan_only: bool | None = None,
 ) -> Results:
     """The committed results of ``results_dir`` as LazyFrames ``runs``, ``agents``,
     ``transcripts``. Failed episodes are left out unless ``include_failed``. ``score_set``
     (a name from ``orgsweep rescore``) puts that set's judge scores in ``runs`` in place of the
-    inline ``default`` ones (``analysis.scores``)."""
+    inline ``default`` ones (``analysis.scores``). ``plan_only`` (default: when ``sweep.yaml``
+    is present) keeps only episodes of the sweep's current plan (``planned_ids``), leaving out
+    those a result-affecting config change made stale; ``False`` keeps every committed one."""
     store = ResultStore(results_dir)
     runs = _scan(store, "runs")
+    if plan_only is not False:
+        ids = planned_ids(store, runs, required=plan_only is True)
+        if ids is not None:
+            runs = runs.filter(pl.col("episode_id").is_in(ids))
     key = ["episode_id", "attempt", "batch"]
     latest = (
         runs.select(key)
@@ -79,3 +94,50 @@ def load(
 
         runs = with_score_set(runs, _scan(store, "scores"), score_set)
     return Results(runs, agents, transcripts)
+
+
+def planned_ids(
+    store: ResultStore, runs: pl.LazyFrame, *, required: bool = False
+) -> list[str] | None:
+    """Episode ids of the stored plan: ``plan.parquet`` (written by ``launch``), else the
+    resolved config of ``sweep.yaml`` planned again without ``sweep.limit`` (as ``orgsweep
+    rescore`` does); or None when no filter is needed: no
+    manifest (an error if ``required``), or the committed ids are exactly the stored plan's
+    (``plan_digest``), which spares planning a finished sweep."""
+    text = store.read_text(MANIFEST)
+    if text is None:
+        if required:
+            raise UserError(f"{store.uri} has no {MANIFEST}: plan_only needs the sweep's manifest")
+        return None
+    stored_plan = store.read_plan()
+    if stored_plan is not None:
+        return stored_plan
+    manifest = yaml.safe_load(text) or {}
+    committed = runs.select("episode_id").unique().collect()["episode_id"].to_list()
+    if ids_digest(committed) == manifest.get("plan_digest"):
+        return None
+    from omegaconf import OmegaConf
+
+    from sweep.config import build, compose
+    from sweep.plan import plan
+
+    if manifest.get("config"):
+        cfg = OmegaConf.create(manifest["config"])
+    else:
+        stored = [o for o in manifest.get("overrides") or [] if not o.startswith("results_dir=")]
+        cfg = compose([*stored, f"results_dir={store.uri}"])
+    try:
+        typed, _ = build(cfg)
+    except UserError as e:  # the stored config no longer builds (the code changed since)
+        warnings.warn(
+            f"{store.uri}: cannot plan the stored sweep again ({e}); analysing every committed "
+            "episode (load(..., plan_only=False) silences this)",
+            stacklevel=3,
+        )
+        return None
+    return plan(dataclasses.replace(typed, limit=None)).ids
+
+
+def ids_digest(ids: list[str]) -> str:
+    """``sweep.plan.Plan.digest`` of a set of episode ids."""
+    return hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()[:16]

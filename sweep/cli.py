@@ -70,6 +70,15 @@ def _parser() -> argparse.ArgumentParser:
     rescore.add_argument("overrides", nargs="*", help="the judge, e.g. judge.model=glm5")
     rescore.add_argument("--name", help="score set name (default: <judge model>-<rubric>)")
     rescore.add_argument("--concurrency", type=int, default=32, help="judge calls in flight")
+    report = cmd("report", "write RESULTS_DIR/report/: the paper's tables, figures, stats", False)
+    report.add_argument("results_dir")
+    report.add_argument("--score-set", help="a score set from `orgsweep rescore` (default: inline)")
+    report.add_argument(
+        "--all-episodes",
+        action="store_true",
+        help="include committed episodes that are not in the sweep's current plan",
+    )
+    report.add_argument("--out", help="output directory (default: RESULTS_DIR/report)")
     tasks = cmd("tasks", "task utilities (export)", False)
     actions = tasks.add_subparsers(dest="tasks_command", required=True, metavar="ACTION")
     export = actions.add_parser("export", help="write generated tasks to .jsonl or .parquet")

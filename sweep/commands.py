@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import sys
@@ -86,6 +87,8 @@ def launch(args: argparse.Namespace, overrides: list[str] | None = None) -> int:
         if s.episode_id not in committed
         or (args.retry_failed and committed[s.episode_id].status == "failed")
     ]
+    full = p if typed.limit is None else plan(dataclasses.replace(typed, limit=None))
+    store.write_plan(full.ids)
     store.write_text(MANIFEST, _manifest(cfg, typed, p, overrides))
     con.print(
         f"sweep [bold]{typed.name}[/]: {len(p.specs)} planned, {len(p.specs) - len(work)} "
@@ -98,7 +101,8 @@ def launch(args: argparse.Namespace, overrides: list[str] | None = None) -> int:
         with LiveProgress(len(work), con, enabled=not args.no_progress) as live:
             prog = execute(work, writer, typed.backend, typed.cluster, live.update)
         con.print(f"ran {prog.done} ok, {prog.failed} failed ({prog.retried} retries)")
-    _print_summary(load(typed.results_dir), {s.episode_id for s in p.specs}, typed, con)
+    results = load(typed.results_dir, plan_only=False)  # filtered to this plan just below
+    _print_summary(results, {s.episode_id for s in p.specs}, typed, con)
     return 0
 
 
@@ -269,6 +273,19 @@ def rescore(args: argparse.Namespace) -> int:
         f"rebuilt plan, {r.infra_failed} left for a rerun; {r.seconds:.1f} s"
     )
     con.print(f"read it with: analysis.load({args.results_dir!r}, score_set={r.score_set!r})")
+    return 0
+
+
+def report(args: argparse.Namespace) -> int:
+    from analysis.report import report as write_report
+
+    r = write_report(
+        args.results_dir,
+        out_dir=args.out,
+        score_set=args.score_set,
+        plan_only=False if args.all_episodes else None,
+    )
+    print(f"wrote {', '.join(r.files)} to {r.out_dir} ({r.run_steps} run steps, {r.seconds:.1f} s)")
     return 0
 
 

@@ -150,7 +150,7 @@ def _jobs(
 ) -> tuple[list[Job], int]:
     from analysis.results import load
 
-    res = load(store.uri)
+    res = load(store.uri, plan_only=False)
     key = list(SCORE_KEY)
     deliverables = (
         res.transcripts.filter((pl.col("kind") == "deliverable") & (pl.col("agent") == DELIVERABLE))

@@ -29,7 +29,7 @@ def show(
     """Print episode ``episode`` (an id or a unique prefix of one) of ``results_dir``."""
     from analysis import load
 
-    res = load(results_dir, include_failed=True)
+    res = load(results_dir, include_failed=True, plan_only=False)
     runs = res.runs.filter(pl.col("episode_id").str.starts_with(episode)).collect()
     ids = sorted(set(runs["episode_id"]))
     if len(ids) != 1:

@@ -24,6 +24,7 @@ from analysis.schema import TABLES, WRITE_ORDER
 from sweep.errors import UserError
 
 MANIFEST = "sweep.yaml"
+PLAN = "plan.parquet"  # the full plan's episode ids (no sweep.limit), written by launch
 
 
 class StoreWarning(UserWarning):
@@ -106,6 +107,21 @@ class ResultStore:
         with self.fs.open_output_stream(tmp) as out:
             out.write(text.encode())
         self.fs.move(tmp, self.path(name))
+
+    def write_plan(self, ids: list[str]) -> None:
+        """The planned episode ids (``plan.parquet``), so readers need not plan again."""
+        self.fs.create_dir(self.root, recursive=True)
+        tmp, final = self.path(".plan.parquet.tmp"), self.path(PLAN)
+        with self.fs.open_output_stream(tmp) as out:
+            pq.write_table(pa.table({"episode_id": pa.array(ids, pa.string())}), out)
+        self.fs.move(tmp, final)
+
+    def read_plan(self) -> list[str] | None:
+        try:
+            t = pq.read_table(self.path(PLAN), filesystem=self.fs)
+        except (FileNotFoundError, OSError, pa.ArrowException):
+            return None
+        return [str(x) for x in t.column("episode_id").to_pylist()]
 
     def read_text(self, name: str) -> str | None:
         try:

@@ -145,6 +145,8 @@ class OpenAIBackend:
                     "strict": self.options.strict_schema,
                 },
             }
+        if self.options.extra_body:  # e.g. {frequency_penalty: 0.5}: merged into the JSON body
+            body["extra_body"] = dict(self.options.extra_body)
         return body
 
     def admission_limit(self, model: ModelSpec) -> int:

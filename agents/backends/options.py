@@ -15,6 +15,8 @@ from typing import Any, Protocol, TypeVar
 MODEL_NAME_FROM = ("hf_id", "name")
 BALANCE = ("least_in_flight", "round_robin")
 MAX_TOKENS_FIELDS = ("max_tokens", "max_completion_tokens")
+# Request fields orgsweep sets itself; ``extra_body`` must not override them.
+REQUEST_FIELDS = ("model", "messages", "temperature", "seed", "response_format", *MAX_TOKENS_FIELDS)
 ACCELERATORS = ("gpu", "cpu")
 GUIDED_BACKENDS = ("auto", "xgrammar", "guidance", "outlines", "lm-format-enforcer")
 
@@ -45,6 +47,7 @@ class ClientOptions:
     replicas: int | None = None
     n_clients: int = 1
     max_tokens_field: str = "max_tokens"
+    extra_body: Mapping[str, Any] | None = None
 
     @property
     def urls(self) -> tuple[str, ...]:
@@ -73,6 +76,13 @@ class ClientOptions:
         _choice(p, "model_name_from", self.model_name_from, MODEL_NAME_FROM)
         _choice(p, "balance", self.balance, BALANCE)
         _choice(p, "max_tokens_field", self.max_tokens_field, MAX_TOKENS_FIELDS)
+        if self.extra_body is not None and not isinstance(self.extra_body, Mapping):
+            p.append(f"backend.extra_body={self.extra_body!r}: must be a mapping or null")
+        elif clash := sorted(set(self.extra_body or {}) & set(REQUEST_FIELDS)):
+            p.append(
+                f"backend.extra_body: {', '.join(clash)}: set by orgsweep (agent.*, judge.*, "
+                "conf/model), not here"
+            )
         return p
 
 

@@ -55,6 +55,7 @@ CLIENT_KEYS = frozenset(
         "backoff_max_s",
         "max_in_flight",
         "n_clients",
+        "extra_body",
     }
 )
 RUNNER_KEYS = CLIENT_KEYS | {"base_url"}

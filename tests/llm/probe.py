@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 if __package__:
     from .models import default_cache, smollm2_dir, tiny_llama_dir
@@ -30,7 +31,7 @@ else:  # run as a script: python tests/llm/probe.py
 
 SERVED_NAME = "smollm2"
 
-AGENT_TURN_SCHEMA = {
+AGENT_TURN_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         "role": {"type": "string", "maxLength": 60},
@@ -42,11 +43,11 @@ AGENT_TURN_SCHEMA = {
     "required": ["role", "participate", "contribution", "builds_on", "rationale"],
     "additionalProperties": False,
 }
-RESPONSE_FORMAT = {
+RESPONSE_FORMAT: dict[str, Any] = {
     "type": "json_schema",
     "json_schema": {"name": "agent_turn", "schema": AGENT_TURN_SCHEMA, "strict": True},
 }
-MESSAGES = [
+MESSAGES: list[Any] = [
     {
         "role": "system",
         "content": (
@@ -78,7 +79,8 @@ def ask_agent_turn(base_url: str, model: str, max_tokens: int = 300) -> dict:
     """One strict-json_schema chat completion; returns timing, usage and the parsed turn."""
     import openai
 
-    client = openai.OpenAI(base_url=base_url, api_key="unused", timeout=600, max_retries=0)
+    # Any: the plain dicts above are not the client's TypedDict params
+    client: Any = openai.OpenAI(base_url=base_url, api_key="unused", timeout=600, max_retries=0)
     t0 = time.monotonic()
     resp = client.chat.completions.create(
         model=model,

@@ -1,0 +1,440 @@
+"""``orgsweep report RESULTS_DIR``: the paper's tables and figures from our results, written to
+``RESULTS_DIR/report/``: ``report.md``, a self-contained ``report.html`` (figures embedded),
+the figures as PNG and ``stats.json``.
+
+This is the analysis edge: the runs and the workers' agent rows are collected once, then every
+section is a named query of ``analysis.tables`` / ``analysis.emergence`` whose name its caption
+gives, so each number can be traced and recomputed. A table the data cannot fill is replaced by
+one line saying why; nothing is filled in. Results from the ``sim`` backend carry a banner.
+The section list (``_sections``) makes this file longer than most: it is the report's outline.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+import yaml
+
+from analysis import emergence as em
+from analysis import plots
+from analysis import tables as tb
+from analysis._render import Section, render_html, render_md, tests_table
+from sweep.errors import UserError
+from sweep.store import MANIFEST, ResultStore, resolve
+
+SIM_BANNER = (
+    "Synthetic data: {share} of these run steps come from the `sim` backend "
+    '(runs.backend == "sim"), a deterministic synthetic world for tests and laptops. '
+    "Its numbers are not evidence about LLMs."
+)
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    out_dir: str
+    files: list[str]
+    run_steps: int
+    seconds: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def report(
+    results_dir: str,
+    *,
+    out_dir: str | None = None,
+    score_set: str | None = None,
+    plan_only: bool | None = None,
+) -> ReportFiles:
+    """Write the report of ``results_dir`` (default ``RESULTS_DIR/report``); see the module."""
+    from analysis.results import load
+
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    if not ResultStore(results_dir).exists():
+        raise UserError(
+            f"{results_dir} is not an orgsweep results directory (no {MANIFEST} or runs/); "
+            "make one with `orgsweep launch results_dir=...`"
+        )
+    res = load(results_dir, score_set=score_set, plan_only=plan_only)
+    runs = tb.with_derived(res.runs).collect()
+    if runs.is_empty():
+        raise UserError(f"{results_dir}: no committed ok run steps to report on")
+    rows = em.agent_rows(res.agents, runs.lazy()).collect()
+    timings["load"] = time.perf_counter() - t0
+    t = time.perf_counter()
+    statistics = tb.statistics(runs)
+    timings["statistics"] = time.perf_counter() - t
+    t = time.perf_counter()
+    models = set(runs["model"].unique())
+    sections, figures = _sections(
+        runs.lazy(), rows.lazy(), statistics, _hosted(results_dir), models
+    )
+    timings["tables"] = time.perf_counter() - t
+    t = time.perf_counter()
+    images = {name: draw() for name, draw in figures.items()}
+    timings["figures"] = time.perf_counter() - t
+    head = _head(results_dir, runs, score_set)
+    markdown = render_md(head, sections)
+    stats_doc = {"results_dir": results_dir, "score_set": score_set or "default", **statistics}
+    files = {
+        **images,
+        "report.md": markdown.encode(),
+        "report.html": render_html(head, sections, images).encode(),
+        "stats.json": (json.dumps(stats_doc, indent=1, allow_nan=False) + "\n").encode(),
+    }
+    out = out_dir or f"{results_dir.rstrip('/')}/report"
+    _write(out, files)
+    return ReportFiles(out, list(files), runs.height, time.perf_counter() - t0, timings)
+
+
+def _write(out: str, files: dict[str, bytes]) -> None:
+    """Into a local directory or a pyarrow/fsspec URI, like the results themselves."""
+    fs, root = resolve(out)
+    fs.create_dir(root, recursive=True)
+    for name, data in files.items():
+        with fs.open_output_stream(f"{root}/{name}") as f:
+            f.write(data)
+
+
+def _hosted(results_dir: str) -> set[str] | None:
+    """Hosted (closed) model names from the manifest's model catalogue; None if unknown."""
+    text = ResultStore(results_dir).read_text(MANIFEST)
+    models = ((yaml.safe_load(text) or {}).get("config") or {}).get("models") if text else None
+    if not models:
+        return None
+    return {name for name, m in models.items() if isinstance(m, dict) and m.get("hosted")}
+
+
+def _head(results_dir: str, runs: pl.DataFrame, score_set: str | None) -> dict[str, Any]:
+    sim = int((runs["backend"] == "sim").sum())
+    share = "all" if sim == runs.height else f"{sim} of {runs.height}"
+    return {
+        "title": f"orgsweep report: {results_dir}",
+        "banner": SIM_BANNER.format(share=share) if sim else None,
+        "lines": [
+            f"Sweep `{', '.join(sorted(runs['sweep'].unique()))}`, score set "
+            f"`{score_set or 'default'}`: {runs['episode_id'].n_unique()} episodes, "
+            f"{runs.height} run steps (status ok) (source: `analysis.tables.overview(runs)`).",
+            "Quality Q = (accuracy + completeness + coherence + actionability) / 16; all "
+            "p-values are Holm-adjusted over every test in `stats.json` (`p_holm`).",
+        ],
+    }
+
+
+def _sections(
+    runs: pl.LazyFrame,
+    rows: pl.LazyFrame,
+    st: dict[str, Any],
+    hosted: set[str] | None,
+    models: set[str],
+) -> tuple[list[Section], dict[str, Callable[[], bytes]]]:
+    """The report's outline: every section and the figures to draw (lazily, only if shown)."""
+    T = "analysis.tables"
+    c = _collect(runs, rows, hosted)
+    figs: dict[str, Callable[[], bytes]] = {}
+
+    def fig(name: str, draw: Callable[[], bytes], df: pl.DataFrame) -> str | None:
+        if df.is_empty():
+            return None
+        figs[name] = draw
+        return name
+
+    s = [
+        Section("Overview", f"{T}.overview(runs)", "Per block of the sweep.", c["overview"]),
+        Section(
+            "Protocol comparison (Table III)",
+            f"{T}.protocol_comparison(runs)",
+            "Per block, model and role mode, protocols ranked by Q. T = mean rounds (latency "
+            "proxy), tokens = C, R = share of risky runs, B = mean Balance Index (Definitions).",
+            c["protocols"],
+            "no block runs two or more protocols on one model",
+            fig(
+                "quality_by_protocol.png",
+                lambda: plots.quality_by_protocol(c["protocols"]),
+                c["protocols"],
+            ),
+        ),
+        _tests("Protocol tests", st, "protocol"),
+        Section(
+            "Sequential vs Coordinator (Table IV)",
+            f"{T}.seq_vs_coord(runs); p from {T}.statistics(runs)",
+            "delta_pct = (Q_seq - Q_coord) / Q_coord * 100; test and p of the protocol pair in "
+            "the same block, model and role mode.",
+            _with_p(c["seq_coord"], st),
+            "no block runs both sequential and coordinator on one model",
+        ),
+        Section(
+            "Scaling with N (Tables V-VI)",
+            f"{T}.scaling(runs)",
+            "Per block, protocol, model and role mode where N varies.",
+            c["scaling"],
+            "no block varies N for one protocol and model",
+            fig("scaling_by_n.png", lambda: plots.scaling_by_n(c["scaling"]), c["scaling"]),
+        ),
+        _tests("Scaling tests (Kruskal-Wallis across N; largest vs smallest N)", st, "n_agents"),
+        Section(
+            "Model comparison (Table VII)",
+            f"{T}.model_comparison(runs)",
+            "Per block, protocol and role mode where models vary (the paper's J_judge is "
+            "undefined and left out).",
+            c["models"],
+            "no block runs two or more models on one protocol",
+        ),
+        _tests("Model tests", st, "model"),
+        Section(
+            "Closed vs open models (Table VIII)",
+            f"{T}.closed_vs_open(runs, hosted)",
+            "Hosted (closed) models beside open ones; Q_per_1k_tok = Q / (tokens / 1000).",
+            c["closed_open"],
+            _closed_open_reason(hosted, models),
+        ),
+        Section(
+            "Quality by level (Table IX)",
+            f"{T}.quality_by_level(runs)",
+            "Per block, pooled over its protocols and models; HD = mean hierarchy depth; "
+            "completeness and actionability are mean raw 1-4 sub-scores.",
+            c["levels"],
+            "no block varies the task level",
+            fig(
+                "quality_by_level.png",
+                lambda: plots.quality_and_depth_by_level(c["levels"]),
+                c["levels"],
+            ),
+        ),
+        _tests("Level tests (Kruskal-Wallis across levels; last vs first level)", st, "level"),
+        Section(
+            "Free vs fixed roles (capability threshold)",
+            f"{T}.free_vs_fixed(runs)",
+            "Per block, protocol and model where the role mode varies.",
+            c["free_fixed"],
+            "no block runs both free and fixed roles",
+        ),
+        _tests("Role-mode tests", st, "roles"),
+        Section(
+            "Shock resilience",
+            f"{T}.resilience(runs)",
+            "orgsweep's Resilience Index: RI = Q from the shock step on / Q before it.",
+            c["resilience"],
+            "no shocks in these results",
+        ),
+        *_emergence(c, rows, fig, figs),
+        Section(
+            "All omnibus tests",
+            f"{T}.statistics(runs)['omnibus']",
+            f"{st['n_tests']} tests in stats.json; p_holm: Holm over {st['holm']}.",
+            tests_table(st["omnibus"]),
+            "no factor takes two values within a block",
+        ),
+        Section("Definitions", "analysis.tables._common, analysis.emergence", _DEFINITIONS),
+    ]
+    return s, figs
+
+
+def _emergence(
+    c: dict[str, Any],
+    rows: pl.LazyFrame,
+    fig: Callable[[str, Callable[[], bytes], pl.DataFrame], str | None],
+    figs: dict[str, Callable[[], bytes]],
+) -> list[Section]:
+    """The emergence part of the outline (``analysis.emergence``)."""
+    E = "analysis.emergence"
+    return [
+        Section(
+            "Emergence",
+            caption="What the agents made of their freedom: roles, their stability, abstention "
+            "and participation (analysis.emergence; definitions in its docstring).",
+        ),
+        Section(
+            "Unique roles per block",
+            f"{E}.unique_roles(agent_rows(agents, runs), by=('block',))",
+            "unique_share = distinct / role slots; once_share = share of role names used once; "
+            "run_unique_share = mean per run step.",
+            c["roles_block"],
+            "no participating agent named a role",
+            level=3,
+        ),
+        Section(
+            "Unique roles per protocol and model",
+            f"{E}.unique_roles(agent_rows(agents, runs))",
+            "",
+            c["roles"],
+            "no participating agent named a role",
+            level=3,
+        ),
+        Section(
+            "Role stability (RSI)",
+            f"{E}.role_stability(agent_rows(agents, runs))",
+            "RSI = share of (agent, consecutive step) pairs keeping the same normalised role.",
+            c["rsi"],
+            "RSI needs episodes with more than one step; every episode here has one",
+            level=3,
+        ),
+        Section(
+            "Role Gini",
+            f"{E}.role_gini(agent_rows(agents, runs))",
+            "Gini of role usage counts (0 = every role used equally often).",
+            c["gini"],
+            "no participating agent named a role",
+            level=3,
+        ),
+        Section(
+            "Voluntary vs directed non-participation (Fig. 5 right)",
+            f"{E}.abstention(agent_rows(agents, runs))",
+            "voluntary = the agent abstained; directed = excluded by the coordinator; "
+            "voluntary_share = voluntary / idle.",
+            c["abstention"],
+            "no worker rows",
+            level=3,
+        ),
+        Section(
+            "Abstention by reason",
+            f"{E}.abstention_by_reason(agent_rows(agents, runs))",
+            "",
+            c["reasons"],
+            "every agent participated",
+            level=3,
+        ),
+        Section(
+            "Participation vs quality (Fig. 5 left)",
+            f"{E}.participation_quality(runs); figure: {E}.participation(runs)",
+            "spearman_r = rank correlation of participation rate with Q over run steps.",
+            c["participation"],
+            "no scored run steps",
+            fig(
+                "participation_vs_quality.png",
+                lambda: plots.participation_vs_quality(c["points"]),
+                c["points"],
+            ),
+            level=3,
+        ),
+        Section(
+            "Efficiency: tokens and cost per quality point",
+            f"{E}.efficiency(runs)",
+            "tokens_per_q = tokens / Q; cost columns are null unless a price is configured.",
+            c["efficiency"],
+            "no scored run steps",
+            level=3,
+        ),
+        _heatmap(rows, figs),
+    ]
+
+
+def _collect(
+    runs: pl.LazyFrame, rows: pl.LazyFrame, hosted: set[str] | None
+) -> dict[str, pl.DataFrame]:
+    """Every table of the report, collected together (shared scans, run in parallel)."""
+    queries = {
+        "overview": tb.overview(runs),
+        "protocols": tb.protocol_comparison(runs),
+        "seq_coord": tb.seq_vs_coord(runs),
+        "scaling": tb.scaling(runs),
+        "models": tb.model_comparison(runs),
+        "closed_open": tb.closed_vs_open(runs, hosted or set()),
+        "levels": tb.quality_by_level(runs),
+        "free_fixed": tb.free_vs_fixed(runs),
+        "resilience": tb.resilience(runs),
+        "roles_block": em.unique_roles(rows, by=("block",)),
+        "roles": em.unique_roles(rows),
+        "rsi": em.role_stability(rows),
+        "gini": em.role_gini(rows),
+        "abstention": em.abstention(rows),
+        "reasons": em.abstention_by_reason(rows),
+        "participation": em.participation_quality(runs),
+        "points": em.participation(runs),
+        "efficiency": em.efficiency(runs),
+    }
+    return dict(zip(queries, pl.collect_all(list(queries.values())), strict=True))
+
+
+def _closed_open_reason(hosted: set[str] | None, models: set[str]) -> str:
+    if hosted is None:
+        return f"no {MANIFEST} model catalogue to tell hosted models from open ones"
+    if not hosted & models:
+        return "no hosted model in these results"
+    return "no block runs a hosted model beside another model on one protocol"
+
+
+def _tests(title: str, st: dict[str, Any], factor: str) -> Section:
+    entries = [e for e in (*st["omnibus"], *st["comparisons"]) if e["factor"] == factor]
+    return Section(
+        title,
+        f"analysis.tables.statistics(runs), factor {factor!r}",
+        "Primary test (Wilcoxon signed-rank when paired, else Mann-Whitney U), Welch's t p, "
+        "Cohen's d (average-variance SD), Holm-adjusted p.",
+        tests_table(entries),
+        f"no {factor} comparison in these results",
+        level=3,
+    )
+
+
+def _with_p(table: pl.DataFrame, st: dict[str, Any]) -> pl.DataFrame:
+    pair = {"sequential", "coordinator"}
+    tests = [
+        tb.find(st["comparisons"], "protocol", pair, block=b, model=m, roles=r)
+        for b, m, r in table.select("block", "model", "roles").iter_rows()
+    ]
+    return table.with_columns(
+        test=pl.Series([t["test"] if t else None for t in tests], dtype=pl.String),
+        p=pl.Series([t["p_value"] if t else None for t in tests], dtype=pl.Float64),
+        p_holm=pl.Series([t["p_holm"] if t else None for t in tests], dtype=pl.Float64),
+    )
+
+
+def _heatmap(rows: pl.LazyFrame, figs: dict[str, Callable[[], bytes]]) -> Section:
+    """Fig. 4 for the most common (model, arm, N, roles) cell, preferring the paper's:
+    Sequential, free roles, N = 16."""
+    cells = (
+        rows.group_by("model", "arm", "n_agents", "roles")
+        .agg(pl.col("episode_id").n_unique().alias("runs"))
+        .with_columns(
+            pref=(pl.col("arm") == "sequential").cast(pl.Int8) * 4
+            + (pl.col("roles") == "free").cast(pl.Int8) * 2
+            + (pl.col("n_agents") == 16).cast(pl.Int8)
+        )
+        .sort("pref", "runs", "model", "arm", descending=[True, True, False, False])
+        .head(1)
+        .collect()
+    )
+    source = "analysis.emergence.role_matrix(agent_rows(agents, runs), ...)"
+    if cells.is_empty():
+        return Section("Role heatmap (Fig. 4)", source, reason="no worker rows", level=3)
+    model, arm, n, roles = cells.row(0)[:4]
+    matrix = em.role_matrix(rows, model=model, arm=arm, n_agents=n, roles=roles).collect()
+    distinct = matrix.filter(pl.col("participate") & (pl.col("role_norm") != ""))
+    title = (
+        f"{arm}, {model}, N = {n}, {roles} roles: {distinct['role_norm'].n_unique()} distinct "
+        f"roles in {matrix['task'].n_unique()} tasks"
+    )
+    figs["role_heatmap.png"] = lambda: plots.role_heatmap(matrix, title)
+    return Section(
+        "Role heatmap (Fig. 4)",
+        f"analysis.emergence.role_matrix(agent_rows(agents, runs), model={model!r}, "
+        f"arm={arm!r}, n_agents={n}, roles={roles!r})",
+        f"{title}. Cell colour = role; x = voluntary abstention; grey = not asked.",
+        figure="role_heatmap.png",
+        level=3,
+    )
+
+
+_DEFINITIONS = """\
+- **Q** (quality): (accuracy + completeness + coherence + actionability) / 16, judged 1-4 each; \
+**M**: mission score / 4.
+- **T** (latency): mean `rounds`, the sequential LLM-call waves of a run step (backend- and \
+load-independent; `wall_s` is shown beside it).
+- **C** (cost): agent prompt + completion tokens per run step (the judge's excluded).
+- **R** (risk, orgsweep's operationalisation of "compliance failures, errors"): share of run \
+steps with judge accuracy <= 2 or an agent output that failed to parse.
+- **B** (Balance Index, Eq. 4): .25 Q^ + .20 M^ + .20 T^ + .20 C^ + .15 R^ per run step, each \
+min-max scaled within its block with T, C and R inverted (higher is better), then averaged.
+- **RSI**: share of (agent, consecutive step) pairs keeping the same normalised role.
+- **Paired design**: two groups are compared with the Wilcoxon signed-rank test when each run \
+of one has exactly one run of the other with the same task, step, seed, shock and other design \
+factors; otherwise Mann-Whitney U. Welch's t is reported for every pair.
+- Strata: protocols are compared per (block, model, role mode), N per (block, protocol, model, \
+role mode), models per (block, protocol, role mode), levels per block, role modes per (block, \
+protocol, model)."""
