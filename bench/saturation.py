@@ -421,4 +421,5 @@ def _server_argv(args: argparse.Namespace) -> list[str]:
         f"--kv-tokens={args.kv_tokens}",
         f"--watermark={args.watermark}",
         f"--stall-ms={args.stall_ms}",
+        f"--completion-scale={args.completion_scale}",
     ]

@@ -59,6 +59,9 @@ class EngineParams:
     preempt_stall_s: float = 0.0  # extra fixed cost of each preemption
     max_lag_s: float = 0.05  # how far behind its nominal clock the engine may catch up
     bin_s: float = 0.25  # occupancy timeline resolution
+    # Workload knob: a reply costs this many times its token estimate in decode steps (a wordier
+    # model than the sim; the text sent back is the sim's reply either way).
+    completion_scale: float = 1.0
 
     def step_time(self, b: int) -> float:
         return self.step_s * (1 + self.growth * b / self.capacity) if b > 0 else 0.0
@@ -353,7 +356,7 @@ def make_app(engine: Engine, models: Mapping[str, ModelSpec]) -> web.Application
         prompt = sum(estimate_tokens(m.content) for m in request.messages)
         if prompt > engine.p.kv_tokens * (1 - engine.p.watermark):
             return _error(400, f"prompt of {prompt} tokens exceeds the KV budget")
-        target, finish = estimate_tokens(text), "stop"
+        target, finish = math.ceil(estimate_tokens(text) * engine.p.completion_scale), "stop"
         if target > request.max_tokens:
             target, finish, text = request.max_tokens, "length", text[: 4 * request.max_tokens]
         seq = engine.submit(prompt, target)
@@ -429,6 +432,7 @@ def params_from(args: argparse.Namespace) -> EngineParams:
         kv_tokens=args.kv_tokens,
         watermark=args.watermark,
         preempt_stall_s=args.stall_ms / 1e3,
+        completion_scale=args.completion_scale,
     )
 
 
@@ -442,6 +446,9 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kv-tokens", type=int, default=d.kv_tokens)
     p.add_argument("--watermark", type=float, default=d.watermark)
     p.add_argument("--stall-ms", type=float, default=0.0, help="fixed cost per preemption")
+    p.add_argument(
+        "--completion-scale", type=float, default=1.0, help="decode tokens per reply token"
+    )
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ import heapq
 import itertools
 import logging
 import os
+import tempfile
 import time
 import traceback
 from collections import Counter
@@ -95,6 +96,9 @@ def start_ray(cluster: ClusterConfig) -> bool:
     if address:
         ray.init(address=address, **kwargs)
         return False
+    # Ray's Unix socket paths must fit in 107 bytes: under a long TMPDIR, use a short root.
+    if "RAY_TMPDIR" not in os.environ and len(tempfile.gettempdir()) > 40:
+        os.environ["RAY_TMPDIR"] = "/tmp"
     # address="local": always a fresh instance of our own, never someone else's on this host.
     ray.init(address="local", num_cpus=cluster.num_cpus or os.cpu_count() or 2, **kwargs)
     return True

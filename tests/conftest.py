@@ -7,6 +7,8 @@ Tiers: the default run (unit + ``integration`` tests on a local Ray); ``slow`` (
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,6 +17,14 @@ import pytest
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Ray's socket paths must stay under 108 bytes: a short temp root, whatever TMPDIR is (CI's is
+# long). Subprocesses started by tests inherit it.
+_RAY_TMP = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
+os.environ["RAY_TMPDIR"] = _RAY_TMP
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(_RAY_TMP, ignore_errors=True)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -32,11 +42,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(skip)
 
 
-def _ensure_local_ray(tmp: Path) -> None:
+def _ensure_local_ray() -> None:
     import ray
 
     if not ray.is_initialized():
-        os.environ.setdefault("RAY_TMPDIR", str(tmp))
         ray.init(
             address="local",  # never attach to another Ray instance on this machine
             num_cpus=4,
@@ -50,8 +59,7 @@ def _ensure_local_ray(tmp: Path) -> None:
 def ensure_ray(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[], None]]:
     """Call it to have the session's local Ray running (started at most once unless a test,
     e.g. a multi-node one, shut it down); stopped at the end of the session."""
-    tmp = tmp_path_factory.mktemp("ray")
-    yield lambda: _ensure_local_ray(tmp)
+    yield _ensure_local_ray
     import ray
 
     ray.shutdown()
