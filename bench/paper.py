@@ -387,6 +387,7 @@ def main(argv: Sequence[str]) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     run = sub.add_parser("run", help="run the paper sweep (bench/paper_sweep.sh), then figures")
     run.add_argument("--results", required=True, help="a new results directory")
+    run.add_argument("overrides", nargs="*", help="extra launch overrides (sweep.limit=200)")
     fig = sub.add_parser("figures", help="figures of a finished paper run")
     fig.add_argument("--results", required=True)
     fig.add_argument("--time-log", required=True, help="the /usr/bin/time -v output")
@@ -406,7 +407,7 @@ def main(argv: Sequence[str]) -> int:
 
     if args.cmd == "run":
         results = os.path.abspath(args.results)
-        subprocess.run(["bash", str(HERE / "paper_sweep.sh"), results], check=True)
+        subprocess.run(["bash", str(HERE / "paper_sweep.sh"), results, *args.overrides], check=True)
         args.time_log = os.path.join(os.path.dirname(results), "err.log")
         args.note = Path(os.path.dirname(results), "load.log").read_text()
         args.cmd = "figures"
