@@ -29,14 +29,15 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from bench.common import fmt, record, say, summarise, uptime_line
-from bench.sim_server import EngineParams, add_engine_args, bound, params_from
+from bench.runners import run_naive, run_orgsweep
+from bench.sim_engine import EngineParams, bound
+from bench.sim_server import add_engine_args, params_from
 
 MODEL = "mistral_small_24b"
-NO_WINDOW = 1_000_000  # max_in_flight for the naive runner: admission control off
 VARIANTS = ("orgsweep", "naive", "headroom")
 
 
@@ -102,109 +103,6 @@ class Server:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-
-
-# ---- the two runners --------------------------------------------------------------------------
-
-
-def _client(url: str, max_in_flight: int, n_clients: int) -> Any:
-    from agents.backends import make_backend
-
-    return make_backend(
-        "openai",
-        {
-            "base_url": url,
-            "api_key_env": None,
-            "max_in_flight": max_in_flight,
-            "n_clients": n_clients,
-        },
-    )
-
-
-async def _episode(spec: Any, backend: Any, tally: dict[str, int]) -> None:
-    """One episode with the executor's retry rule (up to 3 attempts on infrastructure errors)."""
-    from agents.backends.base import InfraError
-    from sweep.episode import run_episode
-
-    for attempt in (1, 2, 3):
-        try:
-            await run_episode(spec, backend, attempt)
-            tally["ok"] += 1
-            return
-        except InfraError:
-            tally["retried"] += 1
-    tally["failed"] += 1
-
-
-async def run_orgsweep(
-    specs: Sequence[Any], url: str, capacity: int, runners: int, per_runner: int, mark: Callable
-) -> dict[str, Any]:
-    backends = [_client(url, capacity, runners) for _ in range(runners)]
-    sampler = asyncio.create_task(_sample_windows(backends))
-    todo = iter(specs)
-    left = [len(specs)]
-    tally = {"ok": 0, "retried": 0, "failed": 0}
-
-    async def slot(backend: Any) -> None:
-        for spec in todo:  # the runners share one queue, as the driver's dispatch does
-            left[0] -= 1
-            if left[0] == 0:
-                mark()
-            await _episode(spec, backend, tally)
-
-    try:
-        await asyncio.gather(*(slot(b) for b in backends for _ in range(per_runner)))
-    finally:
-        sampler.cancel()
-        for b in backends:
-            await b.aclose()
-    return {**tally, **await sampler_result(sampler)}
-
-
-async def run_naive(
-    specs: Sequence[Any], url: str, episodes: int, mark: Callable
-) -> dict[str, Any]:
-    backend = _client(url, NO_WINDOW, 1)
-    sampler = asyncio.create_task(_sample_windows([backend]))
-    sem = asyncio.Semaphore(episodes)
-    started = [0]
-    tally = {"ok": 0, "retried": 0, "failed": 0}
-
-    async def one(spec: Any) -> None:
-        async with sem:
-            started[0] += 1
-            if started[0] == len(specs):
-                mark()
-            await _episode(spec, backend, tally)
-
-    try:
-        await asyncio.gather(*(one(s) for s in specs))
-    finally:
-        sampler.cancel()
-        await backend.aclose()
-    return {**tally, **await sampler_result(sampler)}
-
-
-async def _sample_windows(backends: Sequence[Any], every_s: float = 0.05) -> dict[str, float]:
-    """Time-averaged requests the clients hold: sent (in flight) and waiting for a slot."""
-    sent = waiting = 0.0
-    n = 0
-    try:
-        while True:
-            await asyncio.sleep(every_s)
-            ws = [w for b in backends for ep in b.endpoints for w in ep.windows.values()]
-            sent += sum(w.in_flight for w in ws)
-            waiting += sum(len(w._waiters) for w in ws)
-            n += 1
-    except asyncio.CancelledError:
-        return {"client_in_flight": sent / max(n, 1), "client_waiting": waiting / max(n, 1)}
-
-
-async def sampler_result(task: asyncio.Task) -> dict[str, float]:
-    try:
-        return await task
-    except asyncio.CancelledError:
-        return {"client_in_flight": float("nan"), "client_waiting": float("nan")}
 
 
 # ---- one measurement --------------------------------------------------------------------------

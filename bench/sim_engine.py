@@ -1,0 +1,289 @@
+"""The simulated engine behind ``bench/sim_server.py``: continuous batching in real time.
+
+``EngineParams`` describes it, ``Engine`` schedules sequences step by step (admission by
+capacity and KV budget, chunked prefill, one decode token per running sequence per step,
+preemption of the newest sequence in recompute mode) and keeps the statistics that
+``GET /stats`` returns; ``bound`` is its capacity bound for a workload. See ``bench.sim_server``
+for the model in full.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class EngineParams:
+    capacity: int = 64  # C: max running sequences (vLLM max_num_seqs)
+    step_s: float = 0.008  # decode step at batch 1
+    growth: float = 0.5  # step time at full batch = step_s * (1 + growth)
+    prefill_s_per_token: float = 5e-6  # ~200k prompt tokens/s (prefix caching of shared prompts)
+    chunk_tokens: int = 2048  # tokens per step (decode + prefill), vLLM max_num_batched_tokens
+    kv_tokens: int = 96_000  # KV budget in tokens
+    watermark: float = 0.01  # share of the KV budget kept free at admission
+    preempt_stall_s: float = 0.0  # extra fixed cost of each preemption
+    max_lag_s: float = 0.05  # how far behind its nominal clock the engine may catch up
+    bin_s: float = 0.25  # occupancy timeline resolution
+    # Workload knob: a reply costs this many times its token estimate in decode steps (a wordier
+    # model than the sim; the text sent back is the sim's reply either way).
+    completion_scale: float = 1.0
+
+    def step_time(self, b: int) -> float:
+        return self.step_s * (1 + self.growth * b / self.capacity) if b > 0 else 0.0
+
+
+def bound(p: EngineParams, prompt: float, completion: float) -> dict[str, float]:
+    """Capacity bound for requests of mean ``prompt`` and ``completion`` tokens.
+
+    ``raw_tokens_per_s``: C / step time at full batch (decode only, infinite KV).
+    ``kv_batch``: sequences the KV budget holds at once (mean footprint prompt + completion / 2).
+    ``tokens_per_s``: decode tokens/s at batch ``min(C, kv_batch)`` once the prompts' prefill
+    time is paid too: 1 / (step(b) / b + prefill_s_per_token * P / D).
+    """
+    c = p.capacity
+    raw = c / p.step_time(c)
+    foot = max(prompt + completion / 2, 1.0)
+    kv_batch = p.kv_tokens * (1 - p.watermark) / foot
+    b = max(1, min(c, math.floor(kv_batch)))
+    per_token = p.step_time(b) / b + p.prefill_s_per_token * prompt / max(completion, 1e-9)
+    return {
+        "raw_tokens_per_s": raw,
+        "kv_batch": kv_batch,
+        "batch": b,
+        "occupancy": b / c,
+        "tokens_per_s": 1 / per_token,
+    }
+
+
+@dataclass(eq=False)
+class _Seq:
+    prompt: int
+    target: int
+    fut: asyncio.Future[None]
+    arrived: float
+    need: int = 0  # tokens to compute before decoding (prompt, + generated after a preemption)
+    computed: int = 0
+    generated: int = 0
+    kv: int = 0
+    order: int = 0  # admission order: the newest is preempted first
+    admitted: float = 0.0
+
+
+@dataclass
+class _Stats:
+    t0: float
+    mark: float
+    occ_integral: float = 0.0  # running-sequence-seconds
+    wait_integral: float = 0.0
+    kv_integral: float = 0.0
+    busy_s: float = 0.0
+    nominal_s: float = 0.0  # sum of step times
+    steps: int = 0
+    decode_tokens: int = 0
+    prefill_tokens: int = 0
+    recompute_tokens: int = 0
+    preemptions: int = 0
+    done: int = 0
+    aborted: int = 0
+    prompt_done: int = 0
+    completion_done: int = 0
+    queue_wait_s: float = 0.0
+    latency_s: float = 0.0
+    lag_resets: int = 0
+    max_waiting: int = 0
+    bins: list[float] = field(default_factory=list)  # running-sequence-seconds per bin
+
+
+class Engine:
+    def __init__(self, params: EngineParams):
+        self.p = params
+        self.waiting: deque[_Seq] = deque()
+        self.running: list[_Seq] = []
+        self.kv = 0
+        self._order = 0
+        self._wake = asyncio.Event()
+        self._clock = 0.0
+        self.reset()
+
+    # ---- requests -----------------------------------------------------------------------
+
+    def submit(self, prompt: int, target: int) -> _Seq:
+        now = time.monotonic()
+        seq = _Seq(prompt, max(1, target), asyncio.get_running_loop().create_future(), now)
+        seq.need = prompt
+        self.waiting.append(seq)
+        self.s.max_waiting = max(self.s.max_waiting, len(self.waiting))
+        self._wake.set()
+        return seq
+
+    def abort(self, seq: _Seq) -> None:
+        """The client went away: free the sequence's slot and KV."""
+        if seq in self.running:
+            self.running.remove(seq)
+            self.kv -= seq.kv
+        elif seq in self.waiting:
+            self.waiting.remove(seq)
+        self.s.aborted += 1
+
+    # ---- the scheduler --------------------------------------------------------------------
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self.running and not self.waiting:
+                self._account(time.monotonic())
+                self._n = 0
+                self._wake.clear()
+                await self._wake.wait()
+                self._clock = loop.time()
+            self._admit()
+            self._account(time.monotonic())
+            dt, finished = self._step()
+            self._n = len(self.running) + len(finished)  # running during this step
+            if self._clock < loop.time() - self.p.max_lag_s:  # fell behind: stop making it up
+                self._clock = loop.time()
+                self.s.lag_resets += 1
+            self._clock += dt
+            self.s.nominal_s += dt
+            self.s.steps += 1
+            await asyncio.sleep(max(0.0, self._clock - loop.time()))
+            end = time.monotonic()
+            for seq in finished:
+                self.s.done += 1
+                self.s.prompt_done += seq.prompt
+                self.s.completion_done += seq.target
+                self.s.latency_s += end - seq.arrived
+                if not seq.fut.done():
+                    seq.fut.set_result(None)
+
+    def _admit(self) -> None:
+        limit = self.p.kv_tokens * (1 - self.p.watermark)
+        while self.waiting and len(self.running) < self.p.capacity:
+            seq = self.waiting[0]
+            if self.kv + seq.need > limit:
+                break  # FCFS: the head waits for room, nobody overtakes it
+            self.waiting.popleft()
+            seq.kv = seq.need
+            seq.computed = 0
+            self.kv += seq.kv
+            self._order += 1
+            seq.order = self._order
+            if seq.admitted == 0.0:
+                seq.admitted = time.monotonic()
+                self.s.queue_wait_s += seq.admitted - seq.arrived
+            self.running.append(seq)
+
+    def _step(self) -> tuple[float, list[_Seq]]:
+        """One engine step: preempt for decode room, prefill a chunk, decode one token each."""
+        p = self.p
+        stall = 0.0
+        decoding = [s for s in self.running if s.computed >= s.need]
+        while decoding and self.kv + len(decoding) > p.kv_tokens:
+            victim = max(self.running, key=lambda s: s.order)
+            self._preempt(victim)
+            stall += p.preempt_stall_s
+            if victim in decoding:
+                decoding.remove(victim)
+        budget = p.chunk_tokens - len(decoding)
+        prefill = 0
+        for s in sorted(self.running, key=lambda s: s.order):
+            if budget <= 0:
+                break
+            if s.computed < s.need:
+                take = min(s.need - s.computed, budget)
+                s.computed += take
+                budget -= take
+                prefill += take
+        finished = []
+        for s in decoding:
+            s.generated += 1
+            s.kv += 1
+            self.kv += 1
+            if s.generated >= s.target:
+                finished.append(s)
+        for s in finished:
+            self.running.remove(s)
+            self.kv -= s.kv
+        self.s.decode_tokens += len(decoding)
+        self.s.prefill_tokens += prefill
+        dt = p.step_time(len(decoding)) + p.prefill_s_per_token * prefill + stall
+        return max(dt, 1e-4), finished
+
+    def _preempt(self, seq: _Seq) -> None:
+        self.running.remove(seq)
+        self.kv -= seq.kv
+        seq.kv = 0
+        seq.computed = 0
+        seq.need = seq.prompt + seq.generated  # recompute: prompt and what it had generated
+        self.s.recompute_tokens += seq.need
+        self.s.preemptions += 1
+        self.waiting.appendleft(seq)
+
+    # ---- statistics -------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        now = time.monotonic()
+        self.s = _Stats(t0=now, mark=now)
+        self._n = len(self.running)
+
+    def _account(self, now: float) -> None:
+        """Integrate running / waiting / KV since the last mark (``_n`` is the running count
+        since then)."""
+        s = self.s
+        dt = now - s.mark
+        if dt <= 0:
+            return
+        n = self._n
+        s.occ_integral += n * dt
+        s.wait_integral += len(self.waiting) * dt
+        s.kv_integral += self.kv * dt
+        if n:
+            s.busy_s += dt
+        a, b, w = s.mark - s.t0, now - s.t0, self.p.bin_s
+        while a < b:
+            i = int(a / w)
+            edge = min(b, (i + 1) * w)
+            while len(s.bins) <= i:
+                s.bins.append(0.0)
+            s.bins[i] += n * (edge - a)
+            a = edge
+        s.mark = now
+
+    def stats(self) -> dict[str, Any]:
+        now = time.monotonic()
+        self._account(now)
+        s, c = self.s, self.p.capacity
+        window = max(now - s.t0, 1e-9)
+        done = max(s.done, 1)
+        return {
+            "t0": s.t0,
+            "window_s": window,
+            "occupancy": s.occ_integral / (c * window),
+            "occupancy_busy": s.occ_integral / (c * s.busy_s) if s.busy_s else 0.0,
+            "running_mean": s.occ_integral / window,
+            "waiting_mean": s.wait_integral / window,
+            "max_waiting": s.max_waiting,
+            "kv_mean": s.kv_integral / window / self.p.kv_tokens,
+            "decode_tokens": s.decode_tokens,
+            "decode_tokens_per_s": s.decode_tokens / window,
+            "prefill_tokens": s.prefill_tokens,
+            "recompute_tokens": s.recompute_tokens,
+            "preemptions": s.preemptions,
+            "requests": s.done,
+            "aborted": s.aborted,
+            "mean_prompt": s.prompt_done / done,
+            "mean_completion": s.completion_done / done,
+            "mean_queue_wait_s": s.queue_wait_s / done,
+            "mean_latency_s": s.latency_s / done,
+            "steps": s.steps,
+            "clock_efficiency": s.nominal_s / s.busy_s if s.busy_s else 1.0,
+            "lag_resets": s.lag_resets,
+            "bin_s": self.p.bin_s,
+            "occupancy_bins": [x / (c * self.p.bin_s) for x in s.bins],
+            "params": asdict(self.p),
+        }
