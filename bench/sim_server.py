@@ -21,8 +21,11 @@ how well that held.
 
 ``GET /stats`` returns the figures since the last ``POST /reset``: time-weighted occupancy
 (running sequences / C), decode and prefill tokens/s, preemptions, queueing, and occupancy per
-``bin_s`` bin. ``bound(params, P, D)`` is the engine's capacity bound for a workload of mean
-prompt ``P`` and completion ``D`` tokens.
+``bin_s`` bin. ``bench.sim_engine.bound(params, P, D)`` is the engine's capacity bound for a
+workload of mean prompt ``P`` and completion ``D`` tokens. ``--completion-scale`` makes every
+reply cost that many times its token estimate (a wordier model).
+
+The engine itself is ``bench/sim_engine.py``; this module is its HTTP face and command line.
 
 Run: ``python -m bench.sim_server --capacity 64`` prints ``listening http://127.0.0.1:PORT/v1``.
 """

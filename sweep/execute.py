@@ -23,7 +23,7 @@ from typing import Any
 import ray
 
 from agents.backends import make_backend
-from agents.backends.base import InfraError
+from agents.backends.base import InfraError, SetupError
 from sweep.config import BackendConfig, ClusterConfig
 from sweep.episode import EpisodeRows, failed_rows, run_episode
 from sweep.errors import UserError
@@ -100,7 +100,10 @@ def start_ray(cluster: ClusterConfig) -> bool:
     if "RAY_TMPDIR" not in os.environ and len(tempfile.gettempdir()) > 40:
         os.environ["RAY_TMPDIR"] = "/tmp"
     # address="local": always a fresh instance of our own, never someone else's on this host.
-    ray.init(address="local", num_cpus=cluster.num_cpus or os.cpu_count() or 2, **kwargs)
+    try:
+        ray.init(address="local", num_cpus=cluster.num_cpus or os.cpu_count() or 2, **kwargs)
+    except Exception as e:  # e.g. "node timed out during startup" on an overloaded machine
+        raise SetupError(f"could not start a local Ray instance: {e}; retry the launch") from e
     return True
 
 
