@@ -223,6 +223,11 @@ def launch(args: list[str]) -> float:
 def test_sweep_through_openai_compatible_vllm_server(
     smollm2: Path, llm_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    import ray
+
+    # Ray first, while the machine is quiet: a raylet that cannot register within Ray's fixed
+    # 30 s (2 busy cores) fails ray.init; launch then uses this instance (llm_env stops it).
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     results = tmp_path / "results"
     with start_vllm_server(
         smollm2, MODEL, max_model_len=MAX_MODEL_LEN, log_path=tmp_path / "server.log"
@@ -234,7 +239,6 @@ def test_sweep_through_openai_compatible_vllm_server(
             "backend.api_key_env=null",
             "backend.model_name_from=name",  # served as --served-model-name smollm2_135m
             "backend.timeout_s=600",
-            "cluster.num_cpus=2",
         ]
         wall = launch(args)
         assert "4 to run" in capsys.readouterr().out
