@@ -58,30 +58,20 @@ def _template_row() -> dict[str, Any]:
 
 def synthesize(root: str, specs: Sequence[Any], layout: tuple[int, int], runs: int) -> int:
     """Write ``runs`` committed task runs of ``specs`` (in order) as ``parts`` x ``rows``."""
+    from sweep.episode import spec_columns
     from sweep.store import ResultStore
 
     template = _template_row()
     rows: list[dict[str, Any]] = []
     for spec in specs:
-        for step, task in enumerate(spec.tasks):
+        for step in range(spec.steps):
             rows.append(
                 {
                     **template,
                     "episode_id": spec.episode_id,
                     "attempt": 1,
                     "step": step,
-                    "sweep": spec.sweep,
-                    "block": spec.block,
-                    "protocol": spec.protocol,
-                    "model": spec.model.name,
-                    "model_id": spec.model.hf_id,
-                    "n_agents": spec.n_agents,
-                    "roles": spec.roles,
-                    "level": spec.level,
-                    "task_id": task.task_id,
-                    "task_hash": task.content_hash,
-                    "seed": spec.seed,
-                    "steps": spec.steps,
+                    **spec_columns(spec, step),
                 }
             )
         if len(rows) >= runs:

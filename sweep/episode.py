@@ -172,7 +172,7 @@ def _run_row(
     ctok = sum(u.completion_tokens for u in usage)
     s = verdict.scores or {}
     return {
-        **_spec_columns(spec, step),
+        **spec_columns(spec, step),
         "shock": shock,
         "judge_model": spec.judge.model.name,
         "score_set": "default",
@@ -266,7 +266,7 @@ def _transcript_row(t: TurnRecord) -> dict[str, Any]:
     }
 
 
-def _spec_columns(spec: EpisodeSpec, step: int) -> dict[str, Any]:
+def spec_columns(spec: EpisodeSpec, step: int) -> dict[str, Any]:
     """The ``runs`` columns that describe the episode and its task at ``step``."""
     task = spec.tasks[step]
     return {
@@ -295,7 +295,7 @@ def failed_rows(spec: EpisodeSpec, attempt: int, kind: str, error: str) -> Episo
                 "episode_id": spec.episode_id,
                 "attempt": attempt,
                 "step": 0,
-                **_spec_columns(spec, 0),
+                **spec_columns(spec, 0),
                 "judge_model": spec.judge.model.name,
                 "status": "failed",
                 "error_kind": kind,
