@@ -51,7 +51,7 @@ def with_score_set(runs: pl.LazyFrame, scores: pl.LazyFrame, name: str) -> pl.La
     )
     return (
         runs.drop(*SCORE_COLUMNS)
-        .join(chosen, on=list(SCORE_KEY), how="left")
+        .join(chosen, on=list(SCORE_KEY), how="left", maintain_order="left")
         .with_columns(pl.lit(name).alias("score_set"))
         .select(names)
     )

@@ -64,7 +64,13 @@ def with_arm(runs: pl.LazyFrame) -> pl.LazyFrame:
         .then(pl.col("protocol"))
         .otherwise(pl.format("{}({})", "protocol", "tok")),
     )
-    return runs.join(labels, on=["protocol", "protocol_params"], how="left", nulls_equal=True)
+    return runs.join(
+        labels,
+        on=["protocol", "protocol_params"],
+        how="left",
+        nulls_equal=True,
+        maintain_order="left",
+    )
 
 
 def minmax(
