@@ -162,8 +162,7 @@ class _Phase:
         self.seq = itertools.count(len(self.queue))
         self.inflight: dict[ray.ObjectRef, tuple[EpisodeSpec, int, _Slot]] = {}
         specs = [spec for spec, _ in work]
-        cpus = ray.cluster_resources().get("CPU", 1) // max(self.cluster.runner_cpus, 1e-3)
-        self.total = max(1, self.cluster.runners or int(cpus))
+        self.total = self._runner_count(ray.cluster_resources())
         self.serving: Any = None
         self.backend = self._runner_backend(backend, specs)
         try:
@@ -180,10 +179,30 @@ class _Phase:
             from agents.backends.vllm import runner_options, serve_models, sweep_models
 
             self.serving = serve_models(sweep_models(specs), opts)
+            # The replicas (and Serve's controller and proxies) now hold CPUs of their own:
+            # size the runner pool from what is left, or runners would wait forever.
+            self.total = self._runner_count(ray.available_resources())
             opts = runner_options(opts, self.serving, self.total)
         elif backend.name == "openai":
             opts["n_clients"] = self.total
         return BackendConfig(backend.name, tuple(sorted(opts.items())))
+
+    def _runner_count(self, resources: dict[str, float]) -> int:
+        """``cluster.runners``, or as many runners as ``resources`` has CPUs for (at least 1)."""
+        cpus = resources.get("CPU", 1.0)
+        fit = int(cpus // max(self.cluster.runner_cpus, 1e-3))
+        if self.cluster.runners:
+            if self.cluster.runners > fit:
+                log.warning(
+                    "cluster.runners=%d need %.4g CPUs but %.4g are free; the rest wait for "
+                    "CPUs (an autoscaler may add them). Lower cluster.runners or "
+                    "cluster.runner_cpus if no nodes are coming.",
+                    self.cluster.runners,
+                    self.cluster.runners * self.cluster.runner_cpus,
+                    cpus,
+                )
+            return self.cluster.runners
+        return max(1, fit)
 
     def _stop_serving(self) -> None:
         if self.serving is not None:
