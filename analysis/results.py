@@ -74,21 +74,14 @@ def load(
         .group_by("episode_id")
         .agg(pl.col("attempt").last(), pl.col("batch").last())
     )
-    # unique(): a crash during `orgsweep compact` can leave a row in two part files.
-    runs = runs.join(latest, on=key, how="semi").unique(["episode_id", "step"], keep="first")
+    # No row is in two parts the store lists, even after a crash in `orgsweep compact`
+    # (sweep.store): the semi-joins on the latest commit are all it takes.
+    runs = runs.join(latest, on=key, how="semi")
     if not include_failed:
         runs = runs.filter(pl.col("status") == "ok")
     keys = runs.select(key).unique()
-    agents = (
-        _scan(store, "agents")
-        .join(keys, on=key, how="semi")
-        .unique(["episode_id", "step", "agent"], keep="first")
-    )
-    transcripts = (
-        _scan(store, "transcripts")
-        .join(keys, on=key, how="semi")
-        .unique(["episode_id", "step", "agent", "round", "kind"], keep="first")
-    )
+    agents = _scan(store, "agents").join(keys, on=key, how="semi")
+    transcripts = _scan(store, "transcripts").join(keys, on=key, how="semi")
     if score_set is not None and score_set != "default":
         from analysis.scores import with_score_set
 

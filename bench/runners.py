@@ -1,7 +1,8 @@
 """Benchmark 2's two ways of running episodes against an OpenAI-compatible engine.
 
 ``run_orgsweep``: the executor's runner behaviour without Ray (one ``openai`` client per runner,
-``episodes_per_runner`` episodes each, the AIMD window at ``max_in_flight``). ``run_naive``: one
+``episodes_per_runner`` episodes each, the AIMD window at ``max_in_flight``, as the default
+admission would size it for the engine). ``run_naive``: one
 coroutine per episode behind a semaphore of episodes, admission off. Both sample what the
 clients hold (sent / waiting) every 50 ms.
 """

@@ -7,9 +7,12 @@ does not share an event loop with the clients) twice per repeat, in alternating 
 - **orgsweep**: the executor's runner behaviour in this process: ``--runners`` backend clients
   (one per runner actor, ``n_clients`` = runners, as ``sweep/execute.py`` sets it), each running
   ``--episodes-per-runner`` episodes at once through ``sweep.episode.run_episode`` and the
-  ``openai`` backend, whose AIMD window keeps ``max_in_flight`` = C requests in flight;
+  ``openai`` backend, whose AIMD window keeps what the client's default admission gives for an
+  engine of capacity C: C x (1 + ``admission_headroom``) requests in flight;
 - **naive**: one coroutine per episode behind ``asyncio.Semaphore(--naive-episodes)``, the same
-  ``openai`` client with admission switched off (a window far above any load).
+  ``openai`` client with admission switched off (a window far above any load);
+- **exact** (optional): orgsweep with the window at exactly C (``admission_headroom`` = 0, the
+  default before the saturation benchmark showed the cost of a window with no engine queue).
 
 Ray is left out on purpose: on a 2-core machine its processes would compete with the server for
 the CPU that keeps the engine's clock, and the policy under test (what is kept in flight) lives
@@ -32,13 +35,14 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
+from agents.backends.options import ClientOptions
 from bench.common import fmt, record, say, summarise, uptime_line
 from bench.runners import run_naive, run_orgsweep
 from bench.sim_engine import EngineParams, bound
 from bench.sim_server import add_engine_args, params_from
 
 MODEL = "mistral_small_24b"
-VARIANTS = ("orgsweep", "naive", "headroom")
+VARIANTS = ("orgsweep", "naive", "exact")
 
 
 def workload(episodes: int, model: str = MODEL) -> list[Any]:
@@ -120,10 +124,9 @@ def measure(
     load0 = os.getloadavg()[0]
     server.post("/reset")
     t0 = time.monotonic()
-    if variant in ("orgsweep", "headroom"):
-        window = params.capacity
-        if variant == "headroom":
-            window = math.ceil(params.capacity * (1 + args.headroom))
+    if variant in ("orgsweep", "exact"):
+        headroom = args.headroom if variant == "orgsweep" else 0.0
+        window = math.ceil(params.capacity * (1 + headroom))
         coro = run_orgsweep(specs, server.url, window, args.runners, args.episodes_per_runner, mark)
     elif variant == "naive":
         coro = run_naive(specs, server.url, args.naive_episodes, mark)
@@ -230,8 +233,9 @@ def main(argv: Sequence[str]) -> int:
     ap.add_argument(
         "--headroom",
         type=float,
-        default=0.25,
-        help="headroom variant: orgsweep with max_in_flight = C x (1 + this)",
+        default=ClientOptions.admission_headroom,
+        help="orgsweep's backend.admission_headroom: its window is C x (1 + this) "
+        "(default: the client's default)",
     )
     args = ap.parse_args(argv)
     if args.naive_episodes is None:
@@ -260,7 +264,7 @@ def main(argv: Sequence[str]) -> int:
                     f"engine running/waiting {m['running_mean']:.1f}/"
                     f"{m['server_waiting_mean']:.1f}"
                 )
-            for v in ("orgsweep", "headroom"):
+            for v in ("orgsweep", "exact"):
                 if v in rep and "naive" in rep:
                     o, n = rep[v], rep["naive"]
                     for k in ("tokens_per_s", "occupancy", "occupancy_steady", "wall_s"):
@@ -269,7 +273,7 @@ def main(argv: Sequence[str]) -> int:
     finally:
         server.close()
     summary = {v: summarise([m for m in runs if m["variant"] == v], KEYS) for v in variants}
-    for v in ("orgsweep", "headroom"):
+    for v in ("orgsweep", "exact"):
         if v in summary and "naive" in summary:
             summary[v].update(
                 summarise(

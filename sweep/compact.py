@@ -3,7 +3,9 @@
 Many small Parquet files are the known failure mode of streaming writes. Compaction reads every
 readable part of a table, writes their rows as one new part (atomically), then deletes exactly
 the parts it read. Safe while a sweep is writing (new parts are left alone) and after a crash at
-any point (a row briefly in two parts is read once: readers de-duplicate).
+any point: the new part is announced by a ``.replaces`` list written before it appears, so
+readers skip the old parts from the moment it exists (``sweep.store``), and the next compaction
+finishes what an interrupted one left. Run one compaction at a time per results directory.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from analysis.schema import TABLES
-from sweep.store import ResultStore
+from sweep.store import REPLACES, ResultStore
 
 
 @dataclass(frozen=True)
@@ -25,9 +28,22 @@ class Compacted:
     rows: int
 
 
+def finish_interrupted(store: ResultStore, table: str) -> None:
+    """Complete what an interrupted compaction of ``table`` left: delete the parts a merged
+    part replaces, or forget a merge whose part never appeared."""
+    for merged, names in store.merges(table):
+        if store.fs.get_file_info(merged).type == pafs.FileType.File:
+            for name in names:
+                path = store.path(table, name)
+                if store.fs.get_file_info(path).type == pafs.FileType.File:
+                    store.fs.delete_file(path)
+        store.fs.delete_file(merged + REPLACES)
+
+
 def compact(store: ResultStore, min_parts: int = 2) -> list[Compacted]:
     out = []
     for table in TABLES:
+        finish_interrupted(store, table)
         parts = store.parts(table)
         readable, tables = [], []
         for path in parts:
@@ -41,8 +57,9 @@ def compact(store: ResultStore, min_parts: int = 2) -> list[Compacted]:
             continue
         schema = TABLES[table]
         merged = pa.concat_tables([t.select(schema.names).cast(schema) for t in tables])
-        store.write_part(table, merged)
+        new = store.write_part(table, merged, replaces=readable)
         for path in readable:
             store.fs.delete_file(path)
+        store.fs.delete_file(f"{new}{REPLACES}")
         out.append(Compacted(table, len(parts), len(parts) - len(readable) + 1, merged.num_rows))
     return out

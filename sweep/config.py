@@ -59,7 +59,7 @@ class ClusterConfig:
     num_cpus: int | None = None  # local Ray only
     runners: int | None = None  # episode-runner actors; None = one per runner_cpus of the cluster
     runner_cpus: float = 1.0  # logical CPUs each runner actor reserves
-    episodes_per_runner: int = 16  # asyncio episodes in flight per runner
+    episodes_per_runner: int | None = None  # in flight per runner; None: sweep.sizing decides
     place_by_model: bool = False  # runners of model M need the custom resource "model:M"
     max_concurrent_models: int | None = None  # run models in phases of at most this many
     max_attempts: int = 3
@@ -239,6 +239,12 @@ def _cluster(d: Mapping[str, Any], problems: list[str]) -> ClusterConfig:
     c = ClusterConfig(**d)
     if c.max_attempts < 1:
         problems.append("cluster.max_attempts must be >= 1")
+    epr = c.episodes_per_runner
+    if epr is not None and (isinstance(epr, bool) or not isinstance(epr, int) or epr < 1):
+        problems.append(
+            f"cluster.episodes_per_runner={epr!r} must be a whole number >= 1, or null to size "
+            "it from the engines' capacity"
+        )
     return c
 
 

@@ -27,6 +27,7 @@ from agents.backends.base import InfraError, SetupError
 from sweep.config import BackendConfig, ClusterConfig
 from sweep.episode import EpisodeRows, failed_rows, run_episode
 from sweep.errors import UserError
+from sweep.sizing import episodes_per_runner
 from sweep.spec import EpisodeSpec
 from sweep.store import BufferedWriter
 
@@ -165,6 +166,10 @@ class _Phase:
         self.total = self._runner_count(ray.cluster_resources())
         self.serving: Any = None
         self.backend = self._runner_backend(backend, specs)
+        self.per_runner = self.cluster.episodes_per_runner or episodes_per_runner(
+            specs, self.backend.name, dict(self.backend.options), self.total
+        )
+        log.info("%d runners x %d episodes in flight", self.total, self.per_runner)
         try:
             self.pools = self._pools(specs)
         except BaseException:
@@ -232,7 +237,7 @@ class _Phase:
 
     def _runner(self, model: str | None) -> Any:
         opts: dict[str, Any] = {
-            "max_concurrency": max(1, self.cluster.episodes_per_runner),
+            "max_concurrency": self.per_runner,
             "num_cpus": self.cluster.runner_cpus,
         }
         if model is not None:
@@ -270,7 +275,7 @@ class _Phase:
             item = heapq.heappop(self.queue)
             key = item[2].model.name if self.cluster.place_by_model else "*"
             slot = min((s for s in self.pools[key] if s.alive), key=lambda s: s.load)
-            if slot.load >= self.cluster.episodes_per_runner:
+            if slot.load >= self.per_runner:
                 blocked.append(item)
                 if len(blocked) > 4 * len(self.pools):
                     break

@@ -311,12 +311,19 @@ def test_base_url_list_spreads_load(balance: str) -> None:
 
 def test_admission_bounds_concurrency_at_the_server() -> None:
     with FakeOpenAIServer(MODELS, latency_s=0.03) as srv:
-        backend = _backend(srv.url)  # replicas 2 x max_num_seqs 4 = 8 in flight
-        assert backend.admission_limit(MODEL) == 8
+        backend = _backend(srv.url)  # replicas 2 x max_num_seqs 4 x (1 + 0.25 headroom)
+        assert backend.admission_limit(MODEL) == 10
+        _run(_fan_out(backend, 40))
+        assert srv.stats.peak[MODEL.hf_id] == 10
+    with FakeOpenAIServer(MODELS, latency_s=0.03) as srv:
+        backend = _backend(srv.url, admission_headroom=0)  # exactly the engines' 8
         _run(_fan_out(backend, 40))
         assert srv.stats.peak[MODEL.hf_id] == 8
     with FakeOpenAIServer(MODELS, latency_s=0.03) as srv:
-        _run(_fan_out(_backend(srv.url, n_clients=3), 40))  # ceil(8 / 3)
+        _run(_fan_out(_backend(srv.url, n_clients=3), 40))  # ceil(10 / 3)
+        assert srv.stats.peak[MODEL.hf_id] == 4
+    with FakeOpenAIServer(MODELS, latency_s=0.03) as srv:
+        _run(_fan_out(_backend(srv.url, max_in_flight=5, n_clients=2), 40))  # ceil(5 / 2)
         assert srv.stats.peak[MODEL.hf_id] == 3
 
 
@@ -329,7 +336,7 @@ def test_admission_backs_off_after_overload_and_grows_back() -> None:
         # The 8 rejections of one window halve it once, not eight times ...
         assert window.overloads == 1
         # ... and the 48 successes since grew it back to the engine's capacity.
-        assert window.capacity == 8 and window.in_flight == 0
+        assert window.capacity == backend.admission_limit(MODEL) and window.in_flight == 0
 
 
 def test_admission_window_aimd() -> None:

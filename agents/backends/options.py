@@ -44,6 +44,7 @@ class ClientOptions:
     model_name_from: str = "hf_id"
     balance: str = "least_in_flight"
     max_in_flight: int | None = None
+    admission_headroom: float = 0.25
     replicas: int | None = None
     n_clients: int = 1
     max_tokens_field: str = "max_tokens"
@@ -67,7 +68,7 @@ class ClientOptions:
                 "it (the key is read from there and never stored), or set "
                 "backend.api_key_env=null for a local server that needs no key"
             )
-        for key in ("timeout_s", "backoff_s", "backoff_max_s"):
+        for key in ("timeout_s", "backoff_s", "backoff_max_s", "admission_headroom"):
             _number(p, key, getattr(self, key), 0)
         for key, low in (("max_retries", 0), ("n_clients", 1)):
             _whole(p, key, getattr(self, key), low)

@@ -54,6 +54,7 @@ CLIENT_KEYS = frozenset(
         "backoff_s",
         "backoff_max_s",
         "max_in_flight",
+        "admission_headroom",
         "n_clients",
         "extra_body",
     }

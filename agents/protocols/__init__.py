@@ -33,6 +33,7 @@ class ProtocolEntry:
     run: Callable[[StepRuntime, Any], Awaitable[StepOutcome]]
     calls: Callable[[int, Any], int]  # agent calls per step for N agents (upper bound)
     fixed_roles_allowed: bool = True
+    parallel: bool = True  # False: one agent call in flight at a time (a chain of turns)
 
 
 def _n(n: int, params: Any) -> int:
@@ -48,7 +49,9 @@ PROTOCOLS: Mapping[str, ProtocolEntry] = MappingProxyType(
         "coordinator": ProtocolEntry(
             "coordinator", coordinator.Params, coordinator.run, lambda n, p: 1 + n, False
         ),
-        "sequential": ProtocolEntry("sequential", sequential.Params, sequential.run, _n),
+        "sequential": ProtocolEntry(
+            "sequential", sequential.Params, sequential.run, _n, parallel=False
+        ),
         "broadcast": ProtocolEntry("broadcast", broadcast.Params, broadcast.run, _2n),
         "shared": ProtocolEntry("shared", shared.Params, shared.run, _n),
         "ripple": ProtocolEntry("ripple", ripple.Params, ripple.run, _n),

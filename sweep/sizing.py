@@ -1,0 +1,60 @@
+"""How many episodes each runner keeps in flight when ``cluster.episodes_per_runner`` is null.
+
+Pure. With a real backend the engines should never wait for work: the runners together keep
+enough episodes in flight for their agents' calls to fill every engine slot the clients may
+use (replicas x ``max_num_seqs`` x (1 + ``admission_headroom``) per model and endpoint, or
+``max_in_flight``), twice over, because an episode's calls come in waves and its tail leaves
+slots empty. Calls beyond that wait in the clients' admission windows, which is safe (they are
+only queued coroutines), so the estimate errs on the side of more episodes. The sim backend has
+no engine: a fixed number keeps the runners' CPUs busy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from agents.backends.options import ClientOptions
+from agents.protocols import get_protocol
+from sweep.spec import EpisodeSpec
+
+FLOOR = 16  # episodes per runner: what a CPU-bound runner needs, and the least it gets
+CEILING = 1024  # an upper bound, so a huge engine does not put a whole plan in one runner
+OVERLAP = 2.0  # episodes in flight per episode's worth of engine slots
+
+
+def width(spec: EpisodeSpec) -> int:
+    """Agent calls an episode of ``spec`` has in flight at once, at most."""
+    return spec.n_agents if get_protocol(spec.protocol).parallel else 1
+
+
+def engine_slots(specs: Sequence[EpisodeSpec], backend: str, options: Mapping[str, Any]) -> int:
+    """Requests the clients may keep in flight over the agents' models of ``specs`` (0: sim)."""
+    if backend == "sim":
+        return 0
+    models = {s.model.name: s.model for s in specs}
+    urls = options.get("base_url")
+    endpoints = len(urls) if isinstance(urls, list | tuple) and backend == "openai" else 1
+    headroom = float(options.get("admission_headroom", ClientOptions.admission_headroom))
+    total = 0
+    for m in models.values():
+        if options.get("max_in_flight"):
+            per = int(options["max_in_flight"])
+        else:
+            replicas = options.get("replicas") or options.get("max_replicas") or m.replicas
+            per = math.ceil(int(replicas) * m.max_num_seqs * (1.0 + headroom))
+        total += per * endpoints
+    return total
+
+
+def episodes_per_runner(
+    specs: Sequence[EpisodeSpec], backend: str, options: Mapping[str, Any], runners: int
+) -> int:
+    """Episodes in flight per runner (module docstring), between FLOOR and CEILING."""
+    slots = engine_slots(specs, backend, options)
+    if not specs or slots == 0:
+        return FLOOR
+    mean_width = sum(width(s) for s in specs) / len(specs)
+    wanted = OVERLAP * slots / max(mean_width, 1.0)
+    return max(FLOOR, min(CEILING, math.ceil(wanted / max(runners, 1))))
