@@ -26,9 +26,13 @@ class Results:
     runs: pl.LazyFrame
     agents: pl.LazyFrame
     transcripts: pl.LazyFrame
+    scores: pl.LazyFrame | None = None  # score sets of `orgsweep rescore`, latest per step
 
     def tables(self) -> dict[str, pl.LazyFrame]:
-        return {"runs": self.runs, "agents": self.agents, "transcripts": self.transcripts}
+        out = {"runs": self.runs, "agents": self.agents, "transcripts": self.transcripts}
+        if self.scores is not None:
+            out["scores"] = self.scores
+        return out
 
 
 def _scan(store: ResultStore, table: str) -> pl.LazyFrame:
@@ -82,11 +86,12 @@ def load(
     keys = runs.select(key).unique()
     agents = _scan(store, "agents").join(keys, on=key, how="semi")
     transcripts = _scan(store, "transcripts").join(keys, on=key, how="semi")
-    if score_set is not None and score_set != "default":
-        from analysis.scores import with_score_set
+    from analysis.scores import latest_scores, with_score_set
 
-        runs = with_score_set(runs, _scan(store, "scores"), score_set)
-    return Results(runs, agents, transcripts)
+    scores = _scan(store, "scores")
+    if score_set is not None and score_set != "default":
+        runs = with_score_set(runs, scores, score_set)
+    return Results(runs, agents, transcripts, latest_scores(scores))
 
 
 def planned_ids(

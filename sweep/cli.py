@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("results_dir")
     compact = cmd("compact", "merge each table's part files into one (content unchanged)", False)
     compact.add_argument("results_dir")
-    query = cmd("query", "SQL over the runs, agents and transcripts tables", False)
+    query = cmd("query", "SQL over the runs, agents, transcripts and scores tables", False)
     query.add_argument("results_dir")
     query.add_argument("sql")
     query.add_argument("--format", choices=("table", "csv", "json"), default="table")

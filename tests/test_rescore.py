@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -74,6 +75,14 @@ def test_rescore_into_a_new_score_set(sweep_dir: str, capsys: pytest.CaptureFixt
     assert rescored.select(DIMS).equals(default.select(DIMS))
     keep = [c for c in default.columns if c not in (*SCORE_COLUMNS, "score_set")]
     assert rescored.select(keep).equals(default.select(keep))
+
+    # The sets are a table of `orgsweep query`, joinable to runs.
+    sql = (
+        "SELECT s.score_set, count(*) AS n, avg(s.quality - r.quality) AS diff FROM scores s "
+        "JOIN runs r USING (episode_id, step) GROUP BY 1"
+    )
+    assert main(["query", sweep_dir, sql, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"score_set": "glm5-r2", "n": 8, "diff": 0.0}]
 
     # Resumable: a second run scores nothing new and writes no part file.
     parts = store.parts("scores")

@@ -123,7 +123,7 @@ def test_episodes_per_runner_fill_the_engines_twice_over(smoke) -> None:
 def test_episodes_per_runner_must_be_a_whole_number_or_null(bad: str) -> None:
     from sweep.config import ConfigError
 
-    with pytest.raises(ConfigError, match="cluster.episodes_per_runner"):
+    with pytest.raises(ConfigError, match=r"cluster\.episodes_per_runner"):
         build(compose([f"cluster.episodes_per_runner={bad}"]))
     assert (
         build(compose(["cluster.episodes_per_runner=null"]))[0].cluster.episodes_per_runner is None
