@@ -40,12 +40,12 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import asdict
-from typing import Any
 
 from aiohttp import web
 
-from agents.backends.base import ChatRequest, Message, estimate_tokens
+from agents.backends.base import estimate_tokens
 from agents.backends.sim import respond
+from agents.backends.sim_openai import catalogue, chat_request
 from agents.models import ModelSpec
 from bench.sim_engine import Engine, EngineParams
 
@@ -53,29 +53,6 @@ __all__ = ["Engine", "EngineParams", "add_engine_args", "make_app", "params_from
 
 
 # ---- HTTP --------------------------------------------------------------------------------------
-
-
-def catalogue() -> dict[str, ModelSpec]:
-    """The packaged model catalogue keyed by ``hf_id`` and by registry name."""
-    from sweep.config import build, compose
-
-    typed, _ = build(compose())
-    out = {m.hf_id: m for m in typed.models.values()}
-    out.update(typed.models)
-    return out
-
-
-def chat_request(body: Mapping[str, Any], model: ModelSpec) -> ChatRequest:
-    messages = tuple(Message(m["role"], m["content"]) for m in body.get("messages", []))
-    fmt = body.get("response_format") or {}
-    return ChatRequest(
-        model=model,
-        messages=messages,
-        temperature=float(body.get("temperature", 0.7)),
-        max_tokens=int(body.get("max_tokens") or body.get("max_completion_tokens") or 1024),
-        seed=int(body.get("seed") or 0),
-        schema_name=(fmt.get("json_schema") or {}).get("name") or "agent_turn",
-    )
 
 
 def make_app(engine: Engine, models: Mapping[str, ModelSpec]) -> web.Application:

@@ -30,8 +30,9 @@ from typing import Any
 
 from aiohttp import web
 
-from agents.backends.base import ChatRequest, Message, estimate_tokens
+from agents.backends.base import estimate_tokens
 from agents.backends.sim import respond
+from agents.backends.sim_openai import catalogue, chat_request
 from agents.models import ModelSpec
 
 BROKEN = '{"role": "Analyst", "participate": tru'
@@ -78,29 +79,6 @@ class Stats:
     in_flight: Counter[str] = field(default_factory=Counter)  # by model, now
     peak: Counter[str] = field(default_factory=Counter)  # by model, most at once
     by_port: Counter[int] = field(default_factory=Counter)  # requests per port
-
-
-def catalogue() -> dict[str, ModelSpec]:
-    """The packaged model catalogue keyed by both ``hf_id`` and registry name."""
-    from sweep.config import build, compose
-
-    typed, _ = build(compose())
-    out = {m.hf_id: m for m in typed.models.values()}
-    out.update(typed.models)
-    return out
-
-
-def guess_schema(messages: tuple[Message, ...]) -> str:
-    """The schema name a prompt asks for, for requests sent without ``response_format``."""
-    system = messages[0].content if messages else ""
-    first_user = next((m.content for m in messages if m.role == "user"), "")
-    if "impartial expert judge" in system:
-        return "judge"
-    if system.startswith("You are the coordinator"):
-        return "coordinator_plan"
-    if '"rationale": str (name the requirements' in first_user:
-        return "intention"
-    return "agent_turn"
 
 
 class FakeOpenAIServer:
@@ -240,7 +218,7 @@ class FakeOpenAIServer:
             return web.Response(text='{"choices": [', content_type="application/json")
         if kind == "stall":
             await asyncio.sleep(self.faults.stall_s)
-        request = to_chat_request(body, model)
+        request = chat_request(body, model)
         text = respond(request)
         finish = "stop"
         if kind == "broken":
@@ -269,22 +247,6 @@ class FakeOpenAIServer:
                 "total_tokens": ptok + ctok,
             }
         return web.json_response(out)
-
-
-def to_chat_request(body: Mapping[str, Any], model: ModelSpec) -> ChatRequest:
-    """The ``ChatRequest`` a posted body came from (what the sim needs to answer it)."""
-    messages = tuple(Message(m["role"], m["content"]) for m in body.get("messages", []))
-    fmt = body.get("response_format") or {}
-    schema_name = (fmt.get("json_schema") or {}).get("name") or guess_schema(messages)
-    max_tokens = body.get("max_tokens") or body.get("max_completion_tokens") or 1024
-    return ChatRequest(
-        model=model,
-        messages=messages,
-        temperature=float(body.get("temperature", 0.7)),
-        max_tokens=int(max_tokens),
-        seed=int(body.get("seed") or 0),
-        schema_name=schema_name,
-    )
 
 
 def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> web.Response:
