@@ -77,6 +77,8 @@ class Progress:
     retried: int = 0
     tokens: int = 0
     started: float = field(default_factory=time.monotonic)
+    in_flight: int = 0  # episodes running now
+    slots: int = 0  # runners x episodes per runner of the current phase
 
 
 def start_ray(cluster: ClusterConfig) -> bool:
@@ -170,6 +172,7 @@ class _Phase:
             specs, self.backend.name, dict(self.backend.options), self.total
         )
         log.info("%d runners x %d episodes in flight", self.total, self.per_runner)
+        prog.slots = self.total * self.per_runner
         try:
             self.pools = self._pools(specs)
         except BaseException:
@@ -259,6 +262,7 @@ class _Phase:
                     self._collect(ref)
                 if self.writer.due():
                     self.writer.flush()
+                self.prog.in_flight = len(self.inflight)
                 self.on_progress(self.prog)
         finally:
             for ref in self.inflight:

@@ -47,6 +47,7 @@ class LiveProgress(AbstractContextManager["LiveProgress"]):
         finished = p.done + p.failed
         stats = (
             f"ok {p.done} | failed {p.failed} | pending {p.total - finished} | "
+            f"in flight {p.in_flight}/{p.slots} | "
             f"{p.done / elapsed:.1f} ep/s | {p.tokens / elapsed:,.0f} tok/s"
         )
         self._bar.update(self._task, completed=finished, stats=stats)

@@ -98,3 +98,24 @@ def test_runs_reads_the_same_in_polars_pyarrow_and_duckdb(ray_local, tmp_path: P
     assert p.equals(a)
     assert p.drop("finished_at").equals(d.drop("finished_at"))
     assert cols  # documented columns exist in all three
+
+
+def test_progress_reports_episodes_in_flight_within_the_slots(ray_local, tmp_path: Path) -> None:
+    import dataclasses
+
+    from sweep.config import build, compose
+    from sweep.execute import execute
+    from sweep.plan import plan
+    from sweep.store import BufferedWriter
+
+    typed, _ = build(compose(["sweep.limit=40"]))
+    cluster = dataclasses.replace(typed.cluster, runners=2, episodes_per_runner=None)
+    seen: list[tuple[int, int]] = []
+    writer = BufferedWriter(ResultStore(str(tmp_path / "r")), 10**6, 10**6)
+    work = [(s, 1) for s in plan(typed).specs]
+    prog = execute(
+        work, writer, typed.backend, cluster, lambda p: seen.append((p.in_flight, p.slots))
+    )
+    assert prog.done == 40
+    assert {slots for _, slots in seen} == {2 * 16}  # sim: 16 per runner (sweep.sizing)
+    assert 0 < max(n for n, _ in seen) <= 32
