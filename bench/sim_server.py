@@ -37,7 +37,6 @@ import asyncio
 import contextlib
 import json
 import math
-import time
 from collections.abc import Mapping
 from dataclasses import asdict
 
@@ -45,7 +44,7 @@ from aiohttp import web
 
 from agents.backends.base import estimate_tokens
 from agents.backends.sim import respond
-from agents.backends.sim_openai import catalogue, chat_request
+from agents.backends.sim_openai import catalogue, chat_request, completion
 from agents.models import ModelSpec
 from bench.sim_engine import Engine, EngineParams
 
@@ -75,26 +74,10 @@ def make_app(engine: Engine, models: Mapping[str, ModelSpec]) -> web.Application
         except asyncio.CancelledError:
             engine.abort(seq)
             raise
-        return web.json_response(
-            {
-                "id": f"chatcmpl-{id(seq):x}",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": body.get("model"),
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": text},
-                        "finish_reason": finish,
-                    }
-                ],
-                "usage": {
-                    "prompt_tokens": prompt,
-                    "completion_tokens": target,
-                    "total_tokens": prompt + target,
-                },
-            }
+        reply = completion(
+            f"chatcmpl-{id(seq):x}", body.get("model"), text, finish, (prompt, target)
         )
+        return web.json_response(reply)
 
     async def stats(_: web.Request) -> web.Response:
         return web.json_response(engine.stats())

@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import random
 import threading
-import time
 from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from aiohttp import web
 
 from agents.backends.base import estimate_tokens
 from agents.backends.sim import respond
-from agents.backends.sim_openai import catalogue, chat_request
+from agents.backends.sim_openai import catalogue, chat_request, completion
 from agents.models import ModelSpec
 
 BROKEN = '{"role": "Analyst", "participate": tru'
@@ -225,27 +224,13 @@ class FakeOpenAIServer:
             text = BROKEN
         elif kind == "length":
             text, finish = text[: max(1, len(text) // 2)], "length"
-        out: dict[str, Any] = {
-            "id": f"chatcmpl-{len(self.stats.requests)}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": body.get("model"),
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": text},
-                    "finish_reason": finish,
-                }
-            ],
-        }
+        usage = None
         if self.faults.usage and kind != "nousage":
             ptok = sum(estimate_tokens(m.content) for m in request.messages)
-            ctok = estimate_tokens(text)
-            out["usage"] = {
-                "prompt_tokens": ptok,
-                "completion_tokens": ctok,
-                "total_tokens": ptok + ctok,
-            }
+            usage = (ptok, estimate_tokens(text))
+        out = completion(
+            f"chatcmpl-{len(self.stats.requests)}", body.get("model"), text, finish, usage
+        )
         return web.json_response(out)
 
 

@@ -5,6 +5,7 @@ tests (``tests/fake_openai_server.py``) and of the saturation benchmark (``bench
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -50,3 +51,27 @@ def chat_request(body: Mapping[str, Any], model: ModelSpec) -> ChatRequest:
         seed=int(body.get("seed") or 0),
         schema_name=schema_name,
     )
+
+
+def completion(
+    reply_id: str, model: Any, text: str, finish: str, usage: tuple[int, int] | None
+) -> dict[str, Any]:
+    """A ``chat.completion`` body carrying ``text``; ``usage`` = (prompt, completion) tokens,
+    or None to leave it out (as some servers do)."""
+    out: dict[str, Any] = {
+        "id": reply_id,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}
+        ],
+    }
+    if usage is not None:
+        prompt, done = usage
+        out["usage"] = {
+            "prompt_tokens": prompt,
+            "completion_tokens": done,
+            "total_tokens": prompt + done,
+        }
+    return out
