@@ -61,7 +61,8 @@ def report(
             "make one with `orgsweep launch results_dir=...`"
         )
     res = load(results_dir, score_set=score_set, plan_only=plan_only)
-    runs = tb.with_derived(res.runs).collect()
+    # Collected once: the derived columns re-read `runs` several times in a lazy plan.
+    runs = tb.with_derived(res.runs.collect().lazy()).collect()
     if runs.is_empty():
         raise UserError(f"{results_dir}: no committed ok run steps to report on")
     rows = em.agent_rows(res.agents, runs.lazy()).collect()

@@ -69,7 +69,10 @@ def load(
     if plan_only is not False:
         ids = planned_ids(store, runs, required=plan_only is True)
         if ids is not None:
-            runs = runs.filter(pl.col("episode_id").is_in(ids))
+            # A semi-join, not is_in(ids): Polars would push a 22,400-item is_in into the scan
+            # of every part file (1.8 s against 0.3 s on the paper results).
+            plan_ids = pl.LazyFrame({"episode_id": ids}, schema={"episode_id": pl.String})
+            runs = runs.join(plan_ids, on="episode_id", how="semi")
     key = ["episode_id", "attempt", "batch"]
     latest = (
         runs.select(key)
