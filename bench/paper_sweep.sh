@@ -12,7 +12,7 @@ results=$(realpath -m "${1:?usage: paper_sweep.sh RESULTS_DIR [OVERRIDES...]}")
 shift
 logs=$(dirname "$results")
 mkdir -p "$logs"
-orgsweep=${ORGSWEEP:-$(command -v orgsweep || echo /work/venv/bin/orgsweep)}
+orgsweep=${ORGSWEEP:-$(command -v orgsweep || echo "$(dirname "$0")/../.venv/bin/orgsweep")}
 echo "before: $(uptime)" > "$logs/load.log"
 /usr/bin/time -v "$orgsweep" launch sweep=paper "results_dir=$results" "$@" --no-progress \
     > "$logs/out.log" 2> "$logs/err.log"

@@ -1,5 +1,5 @@
 """Benchmark 4, ``orgsweep query`` (and ``orgsweep report`` when the CLI has it) over a results
-directory, by default the full paper run.
+directory (in BENCHMARKS.md: a full paper run).
 
 Times, each ``--repeats`` times: the CLI as a user runs it (a fresh process: start-up, imports,
 lazy scan, collect, print), the same query in-process through ``analysis.query.query`` (no
@@ -8,7 +8,8 @@ start-up), and ``orgsweep --help`` (the start-up floor). ``orgsweep report`` is 
 ``{out}`` is a scratch directory, so the results directory is only read: ``report`` would
 otherwise write ``RESULTS_DIR/report/``).
 
-Run: ``python -m bench query --results /work/paper_run/results``.
+Run: ``python -m bench query --results DIR/results`` (a finished ``paper`` run: ``python -m bench
+paper run --results DIR/results`` makes one).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -29,7 +31,8 @@ SQL = "SELECT protocol, n_agents, avg(quality), count(*) FROM runs GROUP BY 1,2"
 
 
 def _orgsweep() -> str:
-    return shutil.which("orgsweep") or "/work/venv/bin/orgsweep"
+    here = os.path.join(os.path.dirname(sys.executable), "orgsweep")
+    return shutil.which("orgsweep") or here
 
 
 def _timed(cmd: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
@@ -66,7 +69,7 @@ def report_breakdown(results: str, out: str) -> dict[str, Any]:
 
 def main(argv: Sequence[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench query", description=__doc__)
-    ap.add_argument("--results", default="/work/paper_run/results")
+    ap.add_argument("--results", required=True, help="a results directory (a paper run)")
     ap.add_argument("--sql", default=SQL)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument(
