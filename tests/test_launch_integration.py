@@ -119,3 +119,20 @@ def test_progress_reports_episodes_in_flight_within_the_slots(ray_local, tmp_pat
     assert prog.done == 40
     assert {slots for _, slots in seen} == {2 * 16}  # sim: 16 per runner (sweep.sizing)
     assert 0 < max(n for n, _ in seen) <= 32
+
+
+def test_progress_fits_an_80_column_terminal() -> None:
+    import io
+
+    from rich.console import Console
+
+    from sweep.execute import Progress
+    from sweep.progress import LiveProgress
+
+    console = Console(file=io.StringIO(), width=80, force_terminal=False)
+    with LiveProgress(48, console) as live:
+        live.update(Progress(total=48, done=40, failed=1, in_flight=7, slots=32, tokens=9000))
+    lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    assert all(len(line) <= 80 for line in lines)
+    assert any("episodes" in line and "41/48" in line for line in lines)
+    assert any("ok 40 | failed 1 | pending 7 | in flight 7/32" in line for line in lines)
