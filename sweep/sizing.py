@@ -36,16 +36,14 @@ def engine_slots(specs: Sequence[EpisodeSpec], backend: str, options: Mapping[st
     models = {s.model.name: s.model for s in specs}
     urls = options.get("base_url")
     endpoints = len(urls) if isinstance(urls, list | tuple) and backend == "openai" else 1
-    headroom = float(options.get("admission_headroom", ClientOptions.admission_headroom))
-    total = 0
-    for m in models.values():
-        if options.get("max_in_flight"):
-            per = int(options["max_in_flight"])
-        else:
-            replicas = options.get("replicas") or options.get("max_replicas") or m.replicas
-            per = math.ceil(int(replicas) * m.max_num_seqs * (1.0 + headroom))
-        total += per * endpoints
-    return total
+    # The bound the clients apply (vllm: the client's replicas are the Serve app's max_replicas).
+    client = ClientOptions(
+        max_in_flight=options.get("max_in_flight"),
+        replicas=options.get("replicas") or options.get("max_replicas"),
+        admission_headroom=options.get("admission_headroom", ClientOptions.admission_headroom),
+    )
+    bounds = (client.in_flight_bound(m.replicas, m.max_num_seqs) for m in models.values())
+    return sum(math.ceil(b) for b in bounds) * endpoints
 
 
 def episodes_per_runner(

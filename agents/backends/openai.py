@@ -150,16 +150,10 @@ class OpenAIBackend:
         return body
 
     def admission_limit(self, model: ModelSpec) -> int:
-        """Requests this client keeps in flight to one endpoint for ``model``: its share of
-        ``max_in_flight``, or of the engines' capacity (replicas x ``max_num_seqs``) plus
-        ``admission_headroom``, so a short queue at the engine covers the client's turnaround
-        and a finished sequence's slot is refilled at once (BENCHMARKS.md, saturation)."""
+        """Requests this client keeps in flight to one endpoint for ``model``: its share
+        (1 / ``n_clients``) of ``ClientOptions.in_flight_bound``."""
         o = self.options
-        if o.max_in_flight:
-            bound = float(o.max_in_flight)
-        else:
-            capacity = (o.replicas or model.replicas) * model.max_num_seqs
-            bound = capacity * (1.0 + o.admission_headroom)
+        bound = o.in_flight_bound(model.replicas, model.max_num_seqs)
         return max(1, math.ceil(bound / o.n_clients))
 
     def _window(self, ep: _Endpoint, model: ModelSpec) -> AdmissionWindow:

@@ -54,6 +54,15 @@ class ClientOptions:
     def urls(self) -> tuple[str, ...]:
         return (self.base_url,) if isinstance(self.base_url, str) else tuple(self.base_url)
 
+    def in_flight_bound(self, replicas: int, max_num_seqs: int) -> float:
+        """Requests all clients together keep in flight to one endpoint for a model served by
+        ``replicas`` x ``max_num_seqs``: ``max_in_flight``, or that capacity plus
+        ``admission_headroom``, so a short queue at the engine covers a client's turnaround
+        and a finished sequence's slot is refilled at once (BENCHMARKS.md, saturation)."""
+        if self.max_in_flight:
+            return float(self.max_in_flight)
+        return (self.replicas or replicas) * max_num_seqs * (1.0 + self.admission_headroom)
+
     def problems(self) -> list[str]:
         p: list[str] = []
         if not self.urls:
