@@ -17,6 +17,7 @@ import pyarrow.fs as pafs
 import yaml
 
 from analysis.schema import TABLES
+from analysis.scores import latest_scores, with_score_set
 from sweep.errors import UserError
 from sweep.store import MANIFEST, ResultStore
 
@@ -89,8 +90,6 @@ def load(
     keys = runs.select(key).unique()
     agents = _scan(store, "agents").join(keys, on=key, how="semi")
     transcripts = _scan(store, "transcripts").join(keys, on=key, how="semi")
-    from analysis.scores import latest_scores, with_score_set
-
     scores = _scan(store, "scores")
     if score_set is not None and score_set != "default":
         runs = with_score_set(runs, scores, score_set)

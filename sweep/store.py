@@ -17,8 +17,9 @@ from __future__ import annotations
 import time
 import uuid
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,14 +103,20 @@ class ResultStore:
         final = f"{folder}/{name}"
         tmp = f"{final}.tmp"
         if replaces:
-            listing = "".join(f"{p.rsplit('/', 1)[-1]}\n" for p in replaces).encode()
-            with self.fs.open_output_stream(f"{final}{REPLACES}.tmp") as out:
-                out.write(listing)
-            self.fs.move(f"{final}{REPLACES}.tmp", f"{final}{REPLACES}")
-        with self.fs.open_output_stream(tmp) as out:
+            with self._atomic(f"{final}{REPLACES}") as out:
+                out.write("".join(f"{p.rsplit('/', 1)[-1]}\n" for p in replaces).encode())
+        with self._atomic(final, tmp) as out:
             pq.write_table(data, out, compression="zstd")
-        self.fs.move(tmp, final)
         return final
+
+    @contextmanager
+    def _atomic(self, final: str, tmp: str | None = None) -> Iterator[Any]:
+        """An output stream whose file appears at ``final`` only once complete: written under
+        ``tmp`` (default ``final.tmp``), then moved into place."""
+        tmp = tmp or f"{final}.tmp"
+        with self.fs.open_output_stream(tmp) as out:
+            yield out
+        self.fs.move(tmp, final)
 
     def write_rows(self, batches: dict[str, list[dict[str, Any]]]) -> str:
         """Commit buffered rows: every other table first, ``runs`` last. Every row gets the
@@ -124,18 +131,14 @@ class ResultStore:
 
     def write_text(self, name: str, text: str) -> None:
         self.fs.create_dir(self.root, recursive=True)
-        tmp = self.path(f".{name}.tmp")
-        with self.fs.open_output_stream(tmp) as out:
+        with self._atomic(self.path(name), self.path(f".{name}.tmp")) as out:
             out.write(text.encode())
-        self.fs.move(tmp, self.path(name))
 
     def write_plan(self, ids: list[str]) -> None:
         """The planned episode ids (``plan.parquet``), so readers need not plan again."""
         self.fs.create_dir(self.root, recursive=True)
-        tmp, final = self.path(".plan.parquet.tmp"), self.path(PLAN)
-        with self.fs.open_output_stream(tmp) as out:
+        with self._atomic(self.path(PLAN), self.path(f".{PLAN}.tmp")) as out:
             pq.write_table(pa.table({"episode_id": pa.array(ids, pa.string())}), out)
-        self.fs.move(tmp, final)
 
     def read_plan(self) -> list[str] | None:
         try:
@@ -156,8 +159,7 @@ class ResultStore:
     def parts(self, table: str) -> list[str]:
         """Committed part files of ``table``: never temporary files, nor parts a merged part
         replaces (module docstring)."""
-        sel = pafs.FileSelector(self.path(table), allow_not_found=True)
-        files = {i.path for i in self.fs.get_file_info(sel) if i.type == pafs.FileType.File}
+        files = self._files(table)
         parts = {p for p in files if p.endswith(".parquet")}
         folder = self.path(table)
         for merged, listing in self.merges(table, files):
@@ -165,12 +167,15 @@ class ResultStore:
                 parts -= {f"{folder}/{name}" for name in listing}
         return sorted(parts)
 
+    def _files(self, table: str) -> set[str]:
+        sel = pafs.FileSelector(self.path(table), allow_not_found=True)
+        return {i.path for i in self.fs.get_file_info(sel) if i.type == pafs.FileType.File}
+
     def merges(self, table: str, files: set[str] | None = None) -> list[tuple[str, list[str]]]:
         """(merged part, names of the parts it replaces) for every ``.replaces`` file of
         ``table``: none unless a compaction is running or was interrupted."""
         if files is None:
-            sel = pafs.FileSelector(self.path(table), allow_not_found=True)
-            files = {i.path for i in self.fs.get_file_info(sel)}
+            files = self._files(table)
         out = []
         for path in sorted(p for p in files if p.endswith(REPLACES)):
             try:
