@@ -355,6 +355,23 @@ def test_a_failed_deployment_stops_the_wait_at_once(monkeypatch: pytest.MonkeyPa
     assert time.monotonic() - t0 < 5
 
 
+def test_a_port_serve_cannot_bind_is_a_clear_error() -> None:
+    class Taken:
+        def start(self, http_options: dict[str, Any]) -> None:
+            raise RuntimeError(
+                "ray::ProxyActor.ready() (pid=1, ip=10.0.0.1)\n  File ...\n"
+                f"RuntimeError: Failed to bind to address '127.0.0.1:{http_options['port']}'."
+            )
+
+    with pytest.raises(ServeError) as err:
+        vllm_backend._start_serve(Taken(), serve_options({"http_port": 8123}))
+    assert str(err.value) == (
+        "Ray Serve could not start its HTTP proxy on 127.0.0.1:8123: RuntimeError: Failed to "
+        "bind to address '127.0.0.1:8123'; another process holds port 8123 on a node; set "
+        "backend.http_port to a free port (every node's Serve proxy listens on it)"
+    )
+
+
 def test_the_driver_waits_until_every_model_is_listed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(vllm_backend, "POLL_S", 0.02)
     tiny = ModelSpec(name="tiny", hf_id="org/tiny")

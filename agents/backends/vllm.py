@@ -164,7 +164,7 @@ def serve_models(models: Iterable[ModelSpec], options: Mapping[str, Any]) -> Ser
     from ray.serve.llm import LLMConfig, build_openai_app
 
     deadline = time.monotonic() + o.startup_timeout_s
-    serve.start(http_options={"host": o.http_host, "port": o.http_port})
+    _start_serve(serve, o)
     app = build_openai_app({"llm_configs": [LLMConfig(**k) for k in configs.values()]})
     log.info("deploying %s on Ray Serve as app %r", ", ".join(unique), o.app_name)
     _run_until_running(serve, app, o, deadline)
@@ -178,6 +178,24 @@ def runner_options(
 ) -> dict[str, Any]:
     """The ``backend=vllm`` options each runner's ``VllmBackend`` gets."""
     return {**options, "base_url": handle.base_url, "n_clients": max(1, n_runners)}
+
+
+def _start_serve(serve: Any, o: ServeOptions) -> None:
+    """Start Serve's controller and HTTP proxies; a port that cannot be bound is a clear error."""
+    try:
+        serve.start(http_options={"host": o.http_host, "port": o.http_port})
+    except Exception as e:  # a RayTaskError from the proxy actor, or Serve's own RuntimeError
+        detail = str(e).strip().splitlines()[-1].rstrip(".") if str(e).strip() else repr(e)
+        hint = (
+            f"another process holds port {o.http_port} on a node; set backend.http_port to a "
+            "free port (every node's Serve proxy listens on it)"
+            if "bind" in str(e).lower()
+            else "see the Ray Serve logs under the Ray session's logs/serve/"
+        )
+        raise ServeError(
+            f"Ray Serve could not start its HTTP proxy on {o.http_host}:{o.http_port}: "
+            f"{detail}; {hint}"
+        ) from e
 
 
 def _run_until_running(serve: Any, app: Any, o: ServeOptions, deadline: float) -> None:

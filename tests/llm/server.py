@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -31,9 +32,32 @@ DEFAULT_STARTUP_TIMEOUT = 600.0  # SmolLM2 is healthy after ~45-150 s on 2 cores
 
 
 def free_port(host: str = "127.0.0.1") -> int:
+    """A free port that nobody else is likely to take before the server binds it.
+
+    Not one the kernel hands out for port 0 (the ephemeral range): Ray and vLLM pick their
+    own ports there, and one did take Serve's port in a CI run between the pick and the bind.
+    Not Ray's worker ports either (10002-19999 by default).
+    """
+    low, high = 20000, _ephemeral_low() - 1
+    rng = random.Random()
+    for _ in range(200) if high > low else ():
+        port = rng.randint(low, high)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
 
 
 def log_tail(path: Path, n: int = 60) -> str:
