@@ -12,10 +12,12 @@ no engine: a fixed number keeps the runners' CPUs busy.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from agents.backends.options import ClientOptions
+from agents.backends.vllm import replica_range, serve_options
+from agents.models import ModelSpec
 from agents.protocols import get_protocol
 from sweep.spec import EpisodeSpec
 
@@ -36,14 +38,22 @@ def engine_slots(specs: Sequence[EpisodeSpec], backend: str, options: Mapping[st
     models = {s.model.name: s.model for s in specs}
     urls = options.get("base_url")
     endpoints = len(urls) if isinstance(urls, list | tuple) and backend == "openai" else 1
-    # The bound the clients apply (vllm: the client's replicas are the Serve app's max_replicas).
+    # The bound the clients apply (vllm: to the most replicas Serve may run of each model).
     client = ClientOptions(
         max_in_flight=options.get("max_in_flight"),
-        replicas=options.get("replicas") or options.get("max_replicas"),
+        replicas=options.get("replicas"),
         admission_headroom=options.get("admission_headroom", ClientOptions.admission_headroom),
     )
-    bounds = (client.in_flight_bound(m.replicas, m.max_num_seqs) for m in models.values())
+    replicas = _replicas_of(backend, options)
+    bounds = (client.in_flight_bound(replicas(m), m.max_num_seqs) for m in models.values())
     return sum(math.ceil(b) for b in bounds) * endpoints
+
+
+def _replicas_of(backend: str, options: Mapping[str, Any]) -> Callable[[ModelSpec], int]:
+    if backend != "vllm":
+        return lambda model: model.replicas
+    serving = serve_options(options)
+    return lambda model: replica_range(model, serving)[1]
 
 
 def episodes_per_runner(

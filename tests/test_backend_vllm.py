@@ -115,6 +115,24 @@ def test_replica_overrides_keep_min_below_max() -> None:
     assert scaling(min_replicas=1) == {"min_replicas": 1, "max_replicas": 8}
 
 
+def test_admission_follows_the_most_replicas_serve_may_run() -> None:
+    tiny = ModelSpec(name="tiny", hf_id="/models/tiny", max_num_seqs=4, replicas=2)
+
+    def limit(**o: Any) -> int:
+        backend = VllmBackend(base_url="http://127.0.0.1:9/v1", accelerator="cpu", **o)
+        assert (
+            llm_config_kwargs(tiny, o)["deployment_config"]["autoscaling_config"]["max_replicas"]
+            == vllm_backend.replica_range(tiny, serve_options(o))[1]
+        )
+        return backend.client.admission_limit(tiny)
+
+    assert limit() == 10  # the model's 2 replicas x 4 seqs x 1.25
+    assert limit(max_replicas=1) == 5
+    assert limit(min_replicas=6) == 30  # Serve keeps 6 running: admit for 6, not for 2
+    assert limit(min_replicas=1, max_replicas=3) == 15
+    assert limit(min_replicas=6, max_in_flight=7) == 7
+
+
 def test_hosted_models_cannot_be_served() -> None:
     hosted = ModelSpec(name="gpt4o", hf_id="openai/gpt-4o", hosted=True)
     with pytest.raises(BackendConfigError, match=r"'gpt4o' is hosted .* use backend=openai"):

@@ -113,6 +113,8 @@ def test_episodes_per_runner_fill_the_engines_twice_over(smoke) -> None:
     assert episodes_per_runner(par, "openai", two, runners=4) == 160
     assert episodes_per_runner(par, "openai", {"max_in_flight": 512}, runners=4) == 32
     assert episodes_per_runner(par, "vllm", {**openai, "max_replicas": 1}, runners=4) == 20
+    # Serve's autoscaling floor above the model's replicas: slots for the 8 Serve keeps.
+    assert episodes_per_runner(par, "vllm", {**openai, "min_replicas": 8}, runners=4) == 160
     # The sim has no engine; a tiny engine never starves a runner; a huge one is capped.
     assert episodes_per_runner(par, "sim", {}, runners=4) == FLOOR
     assert episodes_per_runner(par, "openai", {"max_in_flight": 8}, runners=4) == FLOOR

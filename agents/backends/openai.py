@@ -18,7 +18,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,8 +48,11 @@ class _Endpoint:
 class OpenAIBackend:
     """Options: the fields of ``ClientOptions`` (each commented in conf/backend/openai.yaml)."""
 
-    def __init__(self, **options: Any):
+    def __init__(self, replicas_of: Callable[[ModelSpec], int] | None = None, **options: Any):
+        """``options``: ``ClientOptions``. ``replicas_of``: the replicas serving a model, when
+        the server knows better than ``ModelSpec.replicas`` (Ray Serve's autoscaling bounds)."""
         self.options = o = parse(ClientOptions, options)
+        self._replicas_of = replicas_of or (lambda model: model.replicas)
         self._key = os.environ[o.api_key_env] if o.api_key_env else NO_KEY
         self.endpoints = [_Endpoint(u.rstrip("/")) for u in o.urls]
         self._turn = itertools.count()
@@ -153,7 +156,7 @@ class OpenAIBackend:
         """Requests this client keeps in flight to one endpoint for ``model``: its share
         (1 / ``n_clients``) of ``ClientOptions.in_flight_bound``."""
         o = self.options
-        bound = o.in_flight_bound(model.replicas, model.max_num_seqs)
+        bound = o.in_flight_bound(self._replicas_of(model), model.max_num_seqs)
         return max(1, math.ceil(bound / o.n_clients))
 
     def _window(self, ep: _Endpoint, model: ModelSpec) -> AdmissionWindow:

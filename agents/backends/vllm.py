@@ -71,6 +71,14 @@ def serve_options(options: Mapping[str, Any]) -> ServeOptions:
     return parse(ServeOptions, options, ignore=RUNNER_KEYS)
 
 
+def replica_range(model: ModelSpec, options: ServeOptions) -> tuple[int, int]:
+    """The (min, max) replicas of ``model``'s Serve deployment. Either bound of the options
+    overrides the model's fixed ``replicas``; the other follows it if needed."""
+    most = options.max_replicas or max(model.replicas, options.min_replicas or 1)
+    least = options.min_replicas or min(model.replicas, most)
+    return least, most
+
+
 def llm_config_kwargs(
     model: ModelSpec, options: ServeOptions | Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -95,9 +103,7 @@ def llm_config_kwargs(
     if o.guided_decoding_backend != "auto":
         engine["structured_outputs_config"] = {"backend": o.guided_decoding_backend}
     engine.update(o.engine_kwargs)
-    # Either bound overrides the model's fixed `replicas`; the other follows it if needed.
-    most = o.max_replicas or max(model.replicas, o.min_replicas or 1)
-    least = o.min_replicas or min(model.replicas, most)
+    least, most = replica_range(model, o)
     kwargs: dict[str, Any] = {
         "model_loading_config": {"model_id": model.name, "model_source": model.hf_id},
         "deployment_config": {"autoscaling_config": {"min_replicas": least, "max_replicas": most}},
@@ -335,7 +341,8 @@ class VllmBackend:
             base_url=base_url,
             api_key_env=None,
             model_name_from="name",  # model_loading_config.model_id is the registry name
-            replicas=self.serving.max_replicas,
+            # Admission follows the most replicas Serve may run of each model.
+            replicas_of=lambda model: replica_range(model, self.serving)[1],
             **client,
         )
 
