@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.fs as pafs
-import pyarrow.parquet as pq
 
 from analysis.schema import TABLES
 from sweep.store import REPLACES, ResultStore
@@ -46,17 +45,14 @@ def compact(store: ResultStore, min_parts: int = 2) -> list[Compacted]:
         finish_interrupted(store, table)
         parts = store.parts(table)
         readable, tables = [], []
-        for path in parts:
-            try:
-                tables.append(pq.read_table(path, filesystem=store.fs))
+        for path in parts:  # an unreadable part is left in place (read_part warns)
+            if (t := store.read_part(path, TABLES[table])) is not None:
                 readable.append(path)
-            except (OSError, pa.ArrowException):
-                continue  # left in place; the store warns when reading
+                tables.append(t)
         if len(readable) < min_parts:
             out.append(Compacted(table, len(parts), len(parts), sum(t.num_rows for t in tables)))
             continue
-        schema = TABLES[table]
-        merged = pa.concat_tables([t.select(schema.names).cast(schema) for t in tables])
+        merged = pa.concat_tables(tables)
         new = store.write_part(table, merged, replaces=readable)
         for path in readable:
             store.fs.delete_file(path)

@@ -206,13 +206,14 @@ class ResultStore:
             except (OSError, pa.ArrowException, pl.exceptions.PolarsError):
                 pass  # read part by part below, to find and skip the bad ones
         with ThreadPoolExecutor(max_workers=min(16, len(parts))) as pool:
-            read = list(pool.map(lambda p: self._read_part(p, schema), parts))
+            read = list(pool.map(lambda p: self.read_part(p, schema), parts))
         tables = [t for t in read if t is not None]
         if not tables:
             return schema.empty_table()
         return pa.concat_tables(tables)
 
-    def _read_part(self, path: str, schema: pa.Schema) -> pa.Table | None:
+    def read_part(self, path: str, schema: pa.Schema) -> pa.Table | None:
+        """One part's rows as ``schema``, or None (with a warning) if it cannot be read so."""
         try:
             t = pq.read_table(path, filesystem=self.fs, columns=schema.names)
             return t.select(schema.names).cast(schema)

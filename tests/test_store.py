@@ -174,3 +174,26 @@ def test_a_crash_before_the_merged_part_appears_keeps_the_old_parts(tmp_path: Pa
     compact(store)
     assert _counts(store.uri) == (3, 6) and len(store.parts("agents")) == 1
     assert not list((tmp_path / "r").rglob("*.replaces"))
+
+
+def test_compaction_leaves_unreadable_parts_in_place(tmp_path: Path) -> None:
+    """A damaged part and a part of another schema are neither merged nor deleted: compaction
+    names them and merges the rest (it used to stop at a part lacking a column)."""
+    import pyarrow.parquet as pq
+
+    from sweep.compact import compact
+
+    store = ResultStore(str(tmp_path / "r"))
+    _three_commits(store)
+    broken = tmp_path / "r" / "runs" / "part-0-broken.parquet"
+    broken.write_bytes(b"PAR1 not really")
+    foreign = store.path("runs", "part-0-foreign.parquet")
+    pq.write_table(pa.table({"episode_id": ["zz"], "attempt": [1]}), foreign)
+    with pytest.warns(StoreWarning) as caught:
+        done = {c.table: c for c in compact(store)}
+    named = " ".join(str(w.message) for w in caught)
+    assert "part-0-broken.parquet" in named and "part-0-foreign.parquet" in named
+    assert (done["runs"].parts_before, done["runs"].parts_after, done["runs"].rows) == (5, 3, 3)
+    assert broken.exists() and Path(foreign).exists()
+    with pytest.warns(StoreWarning):
+        assert set(store.committed()) == {"e0", "e1", "e2"}
