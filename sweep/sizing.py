@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from agents.backends.options import ClientOptions
-from agents.backends.vllm import replica_range, serve_options
+from agents.backends.vllm import admitted_replicas, serve_options
 from agents.models import ModelSpec
 from agents.protocols import get_protocol
 from sweep.spec import EpisodeSpec
@@ -52,8 +52,7 @@ def engine_slots(specs: Sequence[EpisodeSpec], backend: str, options: Mapping[st
 def _replicas_of(backend: str, options: Mapping[str, Any]) -> Callable[[ModelSpec], int]:
     if backend != "vllm":
         return lambda model: model.replicas
-    serving = serve_options(options)
-    return lambda model: replica_range(model, serving)[1]
+    return admitted_replicas(serve_options(options))
 
 
 def episodes_per_runner(

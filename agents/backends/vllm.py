@@ -32,7 +32,7 @@ import logging
 import threading
 import time
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -77,6 +77,11 @@ def replica_range(model: ModelSpec, options: ServeOptions) -> tuple[int, int]:
     most = options.max_replicas or max(model.replicas, options.min_replicas or 1)
     least = options.min_replicas or min(model.replicas, most)
     return least, most
+
+
+def admitted_replicas(options: ServeOptions) -> Callable[[ModelSpec], int]:
+    """The replicas the clients admit requests for, per model: the most Serve may run."""
+    return lambda model: replica_range(model, options)[1]
 
 
 def llm_config_kwargs(
@@ -191,11 +196,12 @@ def _start_serve(serve: Any, o: ServeOptions) -> None:
     try:
         serve.start(http_options={"host": o.http_host, "port": o.http_port})
     except Exception as e:  # a RayTaskError from the proxy actor, or Serve's own RuntimeError
-        detail = str(e).strip().splitlines()[-1].rstrip(".") if str(e).strip() else repr(e)
+        text = str(e).strip()
+        detail = text.splitlines()[-1].rstrip(".") if text else repr(e)
         hint = (
             f"another process holds port {o.http_port} on a node; set backend.http_port to a "
             "free port (every node's Serve proxy listens on it)"
-            if "bind" in str(e).lower()
+            if "bind" in text.lower()
             else "see the Ray Serve logs under the Ray session's logs/serve/"
         )
         raise ServeError(
@@ -341,8 +347,7 @@ class VllmBackend:
             base_url=base_url,
             api_key_env=None,
             model_name_from="name",  # model_loading_config.model_id is the registry name
-            # Admission follows the most replicas Serve may run of each model.
-            replicas_of=lambda model: replica_range(model, self.serving)[1],
+            replicas_of=admitted_replicas(self.serving),
             **client,
         )
 
