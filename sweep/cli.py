@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from agents.backends.base import SetupError
 from sweep.errors import UserError
+from sweep.signals import EXIT_TERMINATED, Terminated, handle_sigterm
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -116,6 +117,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `orgsweep plan --json | head`
         sys.stderr.close()
         return 0
+    except Terminated:
+        print(
+            "\norgsweep: terminated (SIGTERM); everything committed so far is kept.",
+            file=sys.stderr,
+        )
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("\norgsweep: interrupted; everything committed so far is kept.", file=sys.stderr)
         return 130
@@ -123,6 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run() -> None:
     warnings.simplefilter("default")
+    handle_sigterm()
     sys.exit(main())
 
 

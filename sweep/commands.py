@@ -250,8 +250,10 @@ def query(args: argparse.Namespace) -> int:
     else:
         import polars as pl
 
+        from sweep.terminal import printable_frame
+
         with pl.Config(tbl_rows=200, tbl_cols=50, fmt_str_lengths=60):
-            print(df)
+            print(printable_frame(df))
     return 0
 
 

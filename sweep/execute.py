@@ -27,6 +27,7 @@ from agents.backends.base import InfraError, SetupError
 from sweep.config import BackendConfig, ClusterConfig
 from sweep.episode import EpisodeRows, failed_rows, run_episode
 from sweep.errors import UserError
+from sweep.signals import handle_sigterm
 from sweep.sizing import episodes_per_runner
 from sweep.spec import EpisodeSpec
 from sweep.store import BufferedWriter
@@ -98,6 +99,7 @@ def start_ray(cluster: ClusterConfig) -> bool:
     }
     if address:
         ray.init(address=address, **kwargs)
+        handle_sigterm()  # ray.init replaced the handler
         return False
     # Ray's Unix socket paths must fit in 107 bytes: under a long TMPDIR, use a short root.
     if "RAY_TMPDIR" not in os.environ and len(tempfile.gettempdir()) > 40:
@@ -107,6 +109,7 @@ def start_ray(cluster: ClusterConfig) -> bool:
         ray.init(address="local", num_cpus=cluster.num_cpus or os.cpu_count() or 2, **kwargs)
     except Exception as e:  # e.g. "node timed out during startup" on an overloaded machine
         raise SetupError(f"could not start a local Ray instance: {e}; retry the launch") from e
+    handle_sigterm()  # ray.init replaced the handler
     return True
 
 

@@ -4,7 +4,8 @@ Reads the committed ``runs``, ``agents`` and ``transcripts`` rows of one episode
 attempt) through ``analysis.load``. Per step: the run's headline numbers; per round: each
 agent's role, participation or abstention reason, ``builds_on``, contribution and rationale,
 and the prompt it received when the sweep ran with ``store_prompts=true``; then the deliverable
-and the judge's justification. ``builds_on`` and the abstention reason are stored for an agent's
+and the judge's justification, with control characters and bidi overrides escaped
+(``sweep.terminal``). ``builds_on`` and the abstention reason are stored for an agent's
 final turn (``agents`` table); earlier turns show what the transcript holds.
 """
 
@@ -18,6 +19,7 @@ import polars as pl
 
 from analysis.schema import DELIVERABLE
 from sweep.errors import UserError
+from sweep.terminal import printable
 
 FIND_IDS = 'orgsweep query {dir} "SELECT episode_id, protocol FROM runs LIMIT 5"'
 _KEY = ["episode_id", "attempt", "batch", "step"]
@@ -48,7 +50,7 @@ def show(
     turns = res.transcripts.join(keys.lazy(), on=_KEY, how="semi").collect()
     agents = res.agents.join(keys.lazy(), on=_KEY, how="semi").collect()
     for line in render(runs, agents, turns):
-        out(line)
+        out(printable(line))  # model-written text: no escape sequence reaches the terminal
 
 
 def render(runs: pl.DataFrame, agents: pl.DataFrame, turns: pl.DataFrame) -> Iterator[str]:

@@ -11,7 +11,9 @@ Faults come first from ``script`` (one action per request, in order), then at ra
 ``503``, ``401`` (echoing the Authorization header), ``stall`` (sleep ``stall_s``, beyond the
 client's timeout), ``broken`` (content that is not JSON), ``length`` (cut-off content,
 ``finish_reason=length``), ``nousage`` (no ``usage``), ``garbage`` (an HTML page with status
-200), ``badjson`` (a truncated JSON body).
+200), ``badjson`` (a truncated JSON body), ``drip`` (status 200, then one byte every ``drip_s``,
+never a whole body) and ``endless`` (status 200 and a body that never ends, sent as fast as the
+client reads). Both stop after ``forever_s`` so the server's loop is bounded.
 
 Run by hand: ``python tests/fake_openai_server.py`` prints the URL and serves until Ctrl-C.
 """
@@ -50,6 +52,8 @@ class Faults:
     broken: float = 0.0
     length: float = 0.0
     usage: bool = True  # send usage (False: never)
+    drip_s: float = 1.0  # ``drip``: seconds between bytes
+    forever_s: float = 30.0  # ``drip`` / ``endless``: the server gives up after this long
 
     def draw(self, rng: random.Random) -> str:
         x = rng.random()
@@ -193,10 +197,25 @@ class FakeOpenAIServer:
         self.stats.in_flight[name] += 1
         self.stats.peak[name] = max(self.stats.peak[name], self.stats.in_flight[name])
         try:
+            if action in ("drip", "endless"):
+                return await self._forever(http, action)
             auth = http.headers.get("Authorization", "")
             return await self._reply(body, action, self.models[name], auth)
         finally:
             self.stats.in_flight[name] -= 1
+
+    async def _forever(self, http: web.Request, action: str) -> web.StreamResponse:
+        """Headers at once, then whitespace (valid JSON padding) that never completes a body."""
+        out = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await out.prepare(http)
+        chunk, pause = (b" ", self.faults.drip_s) if action == "drip" else (b" " * 65536, 0.0)
+        loop = asyncio.get_running_loop()
+        end = loop.time() + self.faults.forever_s
+        with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+            while loop.time() < end:
+                await out.write(chunk)
+                await asyncio.sleep(pause)
+        return out
 
     async def _reply(
         self, body: dict[str, Any], action: str, model: ModelSpec, auth: str

@@ -4,7 +4,10 @@ Retries live here, not in the client (its own ``max_retries`` is 0), so they are
 share the admission windows: 429 (honouring ``Retry-After``), 408/409/5xx, timeouts and lost
 connections are retried with exponential backoff and jitter, then raised as ``InfraError`` so the
 executor retries the episode. A cut-off (``finish_reason=length``) or malformed reply is returned
-as is: the runtime's repair path owns it. The API key is read from the environment variable the
+as is: the runtime's repair path owns it. ``timeout_s`` is a total deadline per request (connect,
+headers and the whole body: a server that drips one byte at a time still times out), and
+``max_response_bytes`` bounds each body (``bounded_http``), so memory stays bounded whatever a
+server sends. The API key is read from the environment variable the
 config names and is kept out of reprs, logs and error messages.
 """
 
@@ -26,6 +29,7 @@ import openai
 
 from agents.backends.admission import AdmissionWindow, Signal
 from agents.backends.base import ChatRequest, ChatResponse, InfraError, estimate_tokens
+from agents.backends.bounded_http import ResponseTooLarge, bounded_client
 from agents.backends.options import BackendConfigError, ClientOptions, parse
 from agents.models import ModelSpec
 
@@ -101,7 +105,11 @@ class OpenAIBackend:
         block: no chained exception then carries the request (and its API key) along.
         """
         try:
-            completion = await self._client(ep).chat.completions.create(**body)
+            create = self._client(ep).chat.completions.create(**body)
+            completion = await asyncio.wait_for(create, self.options.timeout_s)
+        except TimeoutError:  # the whole request's deadline, not an idle-read timeout
+            timeout = f"no complete response within {self.options.timeout_s:g} s from {ep.url}"
+            return None, InfraError(timeout, kind="timeout"), Signal.NEUTRAL
         except openai.APIStatusError as e:
             overload = e.status_code in (429, 503)
             return None, self._status_error(e, ep), Signal.OVERLOAD if overload else Signal.NEUTRAL
@@ -109,6 +117,8 @@ class OpenAIBackend:
             timeout = f"timeout after {self.options.timeout_s:g} s from {ep.url}"
             return None, InfraError(timeout, kind="timeout"), Signal.NEUTRAL
         except openai.APIConnectionError as e:
+            if isinstance(e.__cause__, ResponseTooLarge):
+                return None, InfraError(str(e.__cause__), kind="server_error"), Signal.NEUTRAL
             lost = f"connection to {ep.url} failed: {e}"
             return None, InfraError(lost, kind="connection"), Signal.NEUTRAL
         except (openai.APIResponseValidationError, json.JSONDecodeError) as e:
@@ -175,8 +185,13 @@ class OpenAIBackend:
 
     def _client(self, ep: _Endpoint) -> Any:
         if ep.client is None:
+            o = self.options
             ep.client = openai.AsyncOpenAI(
-                api_key=self._key, base_url=ep.url, timeout=self.options.timeout_s, max_retries=0
+                api_key=self._key,
+                base_url=ep.url,
+                timeout=o.timeout_s,
+                max_retries=0,
+                http_client=bounded_client(o.max_response_bytes, o.timeout_s),
             )
         return ep.client
 

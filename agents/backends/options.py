@@ -36,6 +36,7 @@ class ClientOptions:
     base_url: str | list[str] | tuple[str, ...] = "http://127.0.0.1:8000/v1"
     api_key_env: str | None = "OPENAI_API_KEY"
     timeout_s: float = 120.0
+    max_response_bytes: int = 8 * 1024**2
     max_retries: int = 4
     backoff_s: float = 1.0
     backoff_max_s: float = 60.0
@@ -79,7 +80,7 @@ class ClientOptions:
             )
         for key in ("timeout_s", "backoff_s", "backoff_max_s", "admission_headroom"):
             _number(p, key, getattr(self, key), 0)
-        for key, low in (("max_retries", 0), ("n_clients", 1)):
+        for key, low in (("max_retries", 0), ("n_clients", 1), ("max_response_bytes", 1024)):
             _whole(p, key, getattr(self, key), low)
         for key in ("max_in_flight", "replicas"):
             _whole(p, key, getattr(self, key), 1, optional=True)

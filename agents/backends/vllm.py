@@ -49,6 +49,7 @@ POLL_S = 5.0  # how often the driver looks at a starting app
 CLIENT_KEYS = frozenset(
     {
         "timeout_s",
+        "max_response_bytes",
         "max_retries",
         "structured_output",
         "backoff_s",
