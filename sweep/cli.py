@@ -16,6 +16,8 @@ from agents.backends.base import SetupError
 from sweep.errors import UserError
 from sweep.signals import EXIT_TERMINATED, Terminated, handle_sigterm
 
+WAIT_HELP = "if another command writes to the results directory, wait for it instead of stopping"
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -33,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     launch = cmd("launch", "run a sweep (skips committed episodes; re-run to resume)")
     launch.add_argument("--retry-failed", action="store_true", help="re-run failed episodes too")
     launch.add_argument("--no-progress", action="store_true", help="no live progress display")
+    launch.add_argument("--wait", action="store_true", help=WAIT_HELP)
     launch.add_argument(
         "--on-config-change",
         choices=("warn", "refuse"),
@@ -44,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     resume.add_argument("overrides", nargs="*", help="extra Hydra overrides")
     resume.add_argument("--retry-failed", action="store_true")
     resume.add_argument("--no-progress", action="store_true")
+    resume.add_argument("--wait", action="store_true", help=WAIT_HELP)
     resume.add_argument("--on-config-change", choices=("warn", "refuse"), default="refuse")
     plan = cmd("plan", "count the planned episodes, calls and tokens of a sweep")
     plan.add_argument("--json", action="store_true", help="machine-readable summary")
@@ -52,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("results_dir")
     compact = cmd("compact", "merge each table's part files into one (content unchanged)", False)
     compact.add_argument("results_dir")
+    compact.add_argument("--wait", action="store_true", help=WAIT_HELP)
     query = cmd("query", "SQL over the runs, agents, transcripts and scores tables", False)
     query.add_argument("results_dir")
     query.add_argument("sql")
@@ -71,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     rescore.add_argument("overrides", nargs="*", help="the judge, e.g. judge.model=glm5")
     rescore.add_argument("--name", help="score set name (default: <judge model>-<rubric>)")
     rescore.add_argument("--concurrency", type=int, default=32, help="judge calls in flight")
+    rescore.add_argument("--wait", action="store_true", help=WAIT_HELP)
     report = cmd("report", "write RESULTS_DIR/report/: the paper's tables, figures, stats", False)
     report.add_argument("results_dir")
     report.add_argument("--score-set", help="a score set from `orgsweep rescore` (default: inline)")

@@ -17,6 +17,7 @@ from rich.console import Console
 
 from sweep.config import SweepConfig, build, compose
 from sweep.errors import UserError
+from sweep.lease import writer_lease
 from sweep.plan import Plan, plan, summary
 from sweep.spec import ID_VERSION
 from sweep.store import MANIFEST, ResultStore
@@ -67,11 +68,6 @@ def _manifest(cfg: Any, typed: SweepConfig, p: Plan, overrides: list[str]) -> st
 
 
 def launch(args: argparse.Namespace, overrides: list[str] | None = None) -> int:
-    from analysis.results import load
-    from sweep.execute import execute
-    from sweep.progress import LiveProgress
-    from sweep.store import BufferedWriter
-
     overrides = list(args.overrides if overrides is None else overrides)
     typed, warns, cfg = _load(overrides)
     con = _console()
@@ -79,6 +75,25 @@ def launch(args: argparse.Namespace, overrides: list[str] | None = None) -> int:
         con.print(f"[yellow]warning:[/] {w}")
     p = plan(typed)
     store = ResultStore(typed.results_dir)
+    # One writer per results directory: the lease is held until the summary is printed.
+    with writer_lease(store, "launch", wait=getattr(args, "wait", False), on_wait=con.print):
+        return _launch(args, overrides, typed, cfg, p, store, con)
+
+
+def _launch(
+    args: argparse.Namespace,
+    overrides: list[str],
+    typed: SweepConfig,
+    cfg: Any,
+    p: Plan,
+    store: ResultStore,
+    con: Console,
+) -> int:
+    from analysis.results import load
+    from sweep.execute import execute
+    from sweep.progress import LiveProgress
+    from sweep.store import BufferedWriter
+
     committed = store.committed()
     _check_manifest(store, p, cfg, committed, args.on_config_change, con)
     work = [
@@ -234,8 +249,11 @@ def compact(args: argparse.Namespace) -> int:
     store = ResultStore(args.results_dir)
     if store.read_text(MANIFEST) is None:
         raise UserError(f"{args.results_dir} has no {MANIFEST}: not an orgsweep results directory")
-    for c in run_compact(store):
-        print(f"{c.table}: {c.parts_before} -> {c.parts_after} part files, {c.rows} rows")
+    with writer_lease(store, "compact", wait=args.wait, on_wait=print):
+        done = run_compact(store)
+    for c in done:
+        extra = f"; removed {c.leftovers} leftover .tmp file(s)" if c.leftovers else ""
+        print(f"{c.table}: {c.parts_before} -> {c.parts_after} part files, {c.rows} rows{extra}")
     return 0
 
 
@@ -268,7 +286,13 @@ def rescore(args: argparse.Namespace) -> int:
     from sweep.rescore import rescore as run_rescore
 
     con = _console()
-    r = run_rescore(args.results_dir, args.overrides, name=args.name, concurrency=args.concurrency)
+    store = ResultStore(args.results_dir)
+    if store.read_text(MANIFEST) is None:
+        raise UserError(f"{args.results_dir} has no {MANIFEST}: not an orgsweep results directory")
+    with writer_lease(store, "rescore", wait=args.wait, on_wait=con.print):
+        r = run_rescore(
+            args.results_dir, args.overrides, name=args.name, concurrency=args.concurrency
+        )
     con.print(
         f"score set [bold]{r.score_set}[/] (judge {r.judge}): {r.scored} scored "
         f"({r.judge_failed} judge_failed), {r.already} already scored, {r.unmatched} not in the "

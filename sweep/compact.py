@@ -5,7 +5,9 @@ readable part of a table, writes their rows as one new part (atomically), then d
 the parts it read. Safe while a sweep is writing (new parts are left alone) and after a crash at
 any point: the new part is announced by a ``.replaces`` list written before it appears, so
 readers skip the old parts from the moment it exists (``sweep.store``), and the next compaction
-finishes what an interrupted one left. Run one compaction at a time per results directory.
+finishes what an interrupted one left. The CLI holds the writer lease (``sweep.lease``) while it
+compacts, so no other writer runs meanwhile: the ``.tmp`` files it finds are leftovers of a
+crashed writer (a SIGKILL or a full disk mid-write) and are removed (``Compacted.leftovers``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,16 @@ class Compacted:
     parts_before: int
     parts_after: int
     rows: int
+    leftovers: int = 0  # crashed writers' .tmp files removed
+
+
+def remove_leftovers(store: ResultStore, table: str) -> int:
+    """Delete ``table``'s temporary files (call only while holding the writer lease)."""
+    sel = pafs.FileSelector(store.path(table), allow_not_found=True)
+    tmp = [i.path for i in store.fs.get_file_info(sel) if i.path.endswith(".tmp")]
+    for path in tmp:
+        store.fs.delete_file(path)
+    return len(tmp)
 
 
 def finish_interrupted(store: ResultStore, table: str) -> None:
@@ -43,6 +55,7 @@ def compact(store: ResultStore, min_parts: int = 2) -> list[Compacted]:
     out = []
     for table in TABLES:
         finish_interrupted(store, table)
+        leftovers = remove_leftovers(store, table)
         parts = store.parts(table)
         readable, tables = [], []
         for path in parts:  # an unreadable part is left in place (read_part warns)
@@ -50,12 +63,14 @@ def compact(store: ResultStore, min_parts: int = 2) -> list[Compacted]:
                 readable.append(path)
                 tables.append(t)
         if len(readable) < min_parts:
-            out.append(Compacted(table, len(parts), len(parts), sum(t.num_rows for t in tables)))
+            rows = sum(t.num_rows for t in tables)
+            out.append(Compacted(table, len(parts), len(parts), rows, leftovers))
             continue
         merged = pa.concat_tables(tables)
         new = store.write_part(table, merged, replaces=readable)
         for path in readable:
             store.fs.delete_file(path)
         store.fs.delete_file(f"{new}{REPLACES}")
-        out.append(Compacted(table, len(parts), len(parts) - len(readable) + 1, merged.num_rows))
+        after = len(parts) - len(readable) + 1
+        out.append(Compacted(table, len(parts), after, merged.num_rows, leftovers))
     return out

@@ -104,3 +104,59 @@ def test_show_escapes_control_characters_of_model_text(
     out = capsys.readouterr().out
     assert "\\x1b[2J" in out and "\\u202e" in out
     assert "\x1b" not in out and "\u202e" not in out and "\x07" not in out
+
+
+def _cli(*args: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    cmd = [sys.executable, "-m", "sweep.cli", *args]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _counted_once(res: str) -> int:
+    r = load(res)
+    runs = r.runs.collect()
+    keys = ["episode_id", "step"]
+    assert runs.select(keys).is_unique().all()
+    assert r.agents.collect().select([*keys, "agent"]).is_unique().all()
+    turns = r.transcripts.collect()
+    assert turns.height == turns.unique().height
+    return runs["episode_id"].n_unique()
+
+
+def test_two_launches_started_together_one_runs_the_other_names_it(tmp_path: Path) -> None:
+    res = str(tmp_path / "r")
+    args = ("launch", f"results_dir={res}", "sweep.limit=8", "cluster.num_cpus=2", "--no-progress")
+    a, b = _cli(*args), _cli(*args)
+    outs = [p.communicate(timeout=300) for p in (a, b)]
+    codes = sorted([a.returncode, b.returncode])
+    assert codes == [0, 2], outs
+    err = next(e for (_, e), p in zip(outs, (a, b), strict=True) if p.returncode == 2)
+    assert "is being written by `orgsweep launch` (pid" in err
+    assert "Traceback" not in err
+    assert _counted_once(res) == 8
+
+
+def test_a_compact_during_a_launch_or_another_compact_is_refused(tmp_path: Path) -> None:
+    res = str(tmp_path / "r")
+    slow = _cli("launch", f"results_dir={res}", *SLOW)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not ResultStore(res).parts("runs"):
+        time.sleep(0.2)
+    compact = subprocess.run(
+        [sys.executable, "-m", "sweep.cli", "compact", res], capture_output=True, text=True
+    )
+    assert compact.returncode == 2 and "is being written by `orgsweep launch`" in compact.stderr
+    slow.send_signal(signal.SIGINT)
+    slow.communicate(timeout=60)
+    before = _counted_once(res)
+    assert len(ResultStore(res).parts("runs")) > 1
+    a, b = _cli("compact", res), _cli("compact", res)
+    outs = [p.communicate(timeout=120) for p in (a, b)]
+    # Exclusivity itself is tested deterministically in tests/unit/sweep/test_writer_lease.py;
+    # here the second may also start after the first has finished.
+    codes = sorted([a.returncode, b.returncode])
+    assert codes in ([0, 0], [0, 2]), outs
+    if codes == [0, 2]:
+        assert any("is being written by `orgsweep compact`" in e for _, e in outs)
+    assert _counted_once(res) == before  # nothing counted twice
+    assert len(ResultStore(res).parts("runs")) == 1

@@ -1,0 +1,263 @@
+"""One writer per results directory: a lease file held by launch, compact and rescore.
+
+Two writers on one directory double work (two launches both run every pending episode) or, for
+two compactions, commit the same rows twice. Every command that writes takes the lease
+``RESULTS_DIR/.writer.lease`` first and holds it until it ends; a second writer gets one message
+naming the holder (``LeaseHeld``), or waits for it with ``--wait``. Readers (query, report,
+status, show) take no lease.
+
+The file holds the holder's host, pid, command, a random token, when it started and when it last
+renewed; a thread renews it every ``RENEW_S``. A lease is stale, and the next writer takes it
+over, when its holder ran on this host and its pid is gone (after a SIGKILL: at once), or when it
+has not been renewed for ``STALE_S`` seconds (a holder on another host, or a frozen one).
+
+What holds where (docs/design/storage.md):
+
+- Local and network filesystems (a path): the lease is created with ``O_CREAT | O_EXCL``, which
+  is atomic on POSIX filesystems and on NFSv3+, so exactly one of two writers started together
+  gets it. A stale lease is taken over by renaming it to a unique name first (atomic: one taker
+  wins) and checking that the renamed file is the stale one.
+- Object stores (``s3://``, ``gs://``, ...) offer no create-if-absent through pyarrow: the lease
+  is written, then read back after ``SETTLE_S``; the writer whose token survives holds it. Two
+  writers started within about ``SETTLE_S`` of each other can both believe they hold it. Run one
+  command at a time there, or keep the results on a filesystem.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+import pyarrow.fs as pafs
+
+from sweep.errors import UserError
+
+LEASE = ".writer.lease"
+RENEW_S = 10.0
+STALE_S = 60.0
+SETTLE_S = 2.0
+WAIT_POLL_S = 2.0
+
+
+class _Store(Protocol):
+    uri: str
+    fs: pafs.FileSystem
+
+    def path(self, *parts: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class Holder:
+    host: str
+    pid: int
+    command: str
+    token: str
+    started: float  # epoch seconds
+    renewed: float
+
+    def describe(self, now: float) -> str:
+        if self.token == "?":
+            return "another command (its lease file cannot be read)"
+        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.started))
+        return (
+            f"`orgsweep {self.command}` (pid {self.pid} on host {self.host}, since {since}, "
+            f"renewed {max(0.0, now - self.renewed):.0f} s ago)"
+        )
+
+    def stale(self, now: float, stale_s: float) -> bool:
+        if self.host == socket.gethostname() and not _alive(self.pid):
+            return True
+        return now - self.renewed > stale_s
+
+
+class LeaseHeld(UserError):
+    """Another command writes to this results directory."""
+
+
+class Lease:
+    """The writer lease of one results directory (a context manager)."""
+
+    def __init__(
+        self,
+        store: _Store,
+        command: str,
+        *,
+        wait: bool = False,
+        stale_s: float = STALE_S,
+        renew_s: float = RENEW_S,
+        on_wait: Callable[[str], None] | None = None,
+    ):
+        self.store, self.command, self.wait = store, command, wait
+        self.stale_s, self.renew_s, self.on_wait = stale_s, renew_s, on_wait
+        self.file = store.path(LEASE)
+        self.local = isinstance(store.fs, pafs.LocalFileSystem)
+        self.token = secrets.token_hex(8)
+        self._started = time.time()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> Lease:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    # ---- acquire / release --------------------------------------------------------------
+
+    def acquire(self) -> None:
+        told = False
+        while True:
+            holder = self._try_acquire()
+            if holder is None:
+                break
+            message = (
+                f"{self.store.uri} is being written by {holder.describe(time.time())}; "
+                f"wait for it to finish, or pass --wait to start when it does (a lease not "
+                f"renewed for {self.stale_s:g} s, or whose process is gone, is taken over)"
+            )
+            if not self.wait:
+                raise LeaseHeld(message)
+            if self.on_wait is not None and not told:
+                self.on_wait(f"waiting: {message.split('; ')[0]}")
+                told = True
+            time.sleep(WAIT_POLL_S)
+        self._thread = threading.Thread(target=self._renew_loop, name="lease-renew", daemon=True)
+        self._thread.start()
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        current = self.holder()
+        if current is not None and current.token == self.token:
+            with contextlib.suppress(FileNotFoundError, OSError):
+                self.store.fs.delete_file(self.file)
+
+    def holder(self) -> Holder | None:
+        """Who holds the lease now (None: nobody, or an unreadable lease file)."""
+        try:
+            with self.store.fs.open_input_stream(self.file) as f:
+                data = json.loads(f.read().decode())
+            return Holder(**data)
+        except (FileNotFoundError, OSError, ValueError, TypeError):
+            return None
+
+    # ---- internals ----------------------------------------------------------------------
+
+    def _record(self) -> bytes:
+        me = Holder(
+            socket.gethostname(), os.getpid(), self.command, self.token, self._started, time.time()
+        )
+        return json.dumps(asdict(me)).encode()
+
+    def _try_acquire(self) -> Holder | None:
+        """None when this lease now holds the directory; else the live holder."""
+        self.store.fs.create_dir(self.store.path(), recursive=True)
+        current = self.holder()
+        for _ in range(20):  # a lease being created is unreadable for a moment
+            if current is not None or not self._fresh_unreadable():
+                break
+            time.sleep(0.05)
+            current = self.holder()
+        if current is not None and not current.stale(time.time(), self.stale_s):
+            return current
+        if current is None and self._fresh_unreadable():
+            return self._unknown()  # damaged: taken over once STALE_S old
+        if self.local:
+            return self._acquire_local(current)
+        return self._acquire_object_store()
+
+    def _acquire_local(self, stale: Holder | None) -> Holder | None:
+        if stale is not None or os.path.exists(self.file):
+            # Take the stale (or unreadable) lease out of the way: one taker's rename wins.
+            aside = f"{self.file}.stale-{self.token}"
+            try:
+                os.rename(self.file, aside)
+            except FileNotFoundError:
+                pass  # another writer took it over first: try to create below
+            else:
+                moved = _read_holder(aside)
+                if stale is not None and moved is not None and moved.token != stale.token:
+                    # Another writer re-created a live lease between our read and our rename.
+                    with contextlib.suppress(FileExistsError):
+                        os.link(aside, self.file)
+                    os.unlink(aside)
+                    return moved
+                os.unlink(aside)
+        try:
+            fd = os.open(self.file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return self.holder() or self._unknown()
+        with os.fdopen(fd, "wb") as f:
+            f.write(self._record())
+            f.flush()
+            os.fsync(f.fileno())
+        return None
+
+    def _acquire_object_store(self) -> Holder | None:
+        self._write()
+        time.sleep(SETTLE_S)
+        current = self.holder()
+        if current is not None and current.token != self.token:
+            return current
+        return None
+
+    def _fresh_unreadable(self) -> bool:
+        info = self.store.fs.get_file_info(self.file)
+        if info.type != pafs.FileType.File:
+            return False
+        mtime = info.mtime.timestamp() if info.mtime is not None else 0.0
+        return time.time() - mtime <= self.stale_s
+
+    def _unknown(self) -> Holder:
+        now = time.time()
+        return Holder("?", 0, "?", "?", now, now)
+
+    def _write(self) -> None:
+        tmp = f"{self.file}.tmp-{self.token}"
+        with self.store.fs.open_output_stream(tmp) as out:
+            out.write(self._record())
+        self.store.fs.move(tmp, self.file)
+
+    def _renew_loop(self) -> None:
+        while not self._stop.wait(self.renew_s):
+            current = self.holder()
+            if current is None or current.token != self.token:
+                return  # taken over (we were frozen past STALE_S): nothing of ours to renew
+            with contextlib.suppress(OSError):
+                self._write()
+
+
+def _read_holder(path: str) -> Holder | None:
+    try:
+        with open(path, "rb") as f:
+            return Holder(**json.loads(f.read().decode()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def writer_lease(store: _Store, command: str, wait: bool = False, **kw: Any) -> Iterator[Lease]:
+    """Hold the writer lease of ``store`` for the ``with`` block."""
+    with Lease(store, command, wait=wait, **kw) as lease:
+        yield lease
