@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Sequence
 
 from agents.backends.base import SetupError
-from sweep.errors import UserError
+from sweep.errors import UserError, os_error_message
 from sweep.signals import EXIT_TERMINATED, Terminated, handle_sigterm
 
 WAIT_HELP = "if another command writes to the results directory, wait for it instead of stopping"
@@ -123,6 +123,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `orgsweep plan --json | head`
         sys.stderr.close()
         return 0
+    except OSError as e:  # the machine, not orgsweep: a full disk, a lost mount, permissions
+        if os.environ.get("ORGSWEEP_FULL_ERROR") == "1":
+            raise
+        print(f"orgsweep: error: {os_error_message(e)}", file=sys.stderr)
+        return 1
     except Terminated:
         print(
             "\norgsweep: terminated (SIGTERM); everything committed so far is kept.",

@@ -162,7 +162,10 @@ class Lease:
 
     def _try_acquire(self) -> Holder | None:
         """None when this lease now holds the directory; else the live holder."""
-        self.store.fs.create_dir(self.store.path(), recursive=True)
+        try:
+            self.store.fs.create_dir(self.store.path(), recursive=True)
+        except OSError as e:
+            raise _unwritable(self.store.uri, e) from None
         current = self.holder()
         for _ in range(20):  # a lease being created is unreadable for a moment
             if current is not None or not self._fresh_unreadable():
@@ -198,6 +201,8 @@ class Lease:
             fd = os.open(self.file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             return self.holder() or self._unknown()
+        except OSError as e:  # read-only mount, no permission
+            raise _unwritable(self.store.uri, e) from None
         with os.fdopen(fd, "wb") as f:
             f.write(self._record())
             f.flush()
@@ -236,6 +241,15 @@ class Lease:
                 return  # taken over (we were frozen past STALE_S): nothing of ours to renew
             with contextlib.suppress(OSError):
                 self._write()
+
+
+def _unwritable(uri: str, e: OSError) -> UserError:
+    reason = e.strerror or str(e)
+    if os.path.isfile(uri):
+        reason = "it is a file, not a directory"
+    return UserError(
+        f"cannot write to results directory {uri}: {reason}; choose another with results_dir=PATH"
+    )
 
 
 def _read_holder(path: str) -> Holder | None:

@@ -49,16 +49,20 @@ def resolve(uri: str) -> tuple[pafs.FileSystem, str]:
     try:
         fs, path = pafs.FileSystem.from_uri(uri)
         return fs, path
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError):
-        pass
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+        arrow = str(e)  # a scheme pyarrow does not know: fsspec may
+    except OSError as e:  # pyarrow knows the scheme and says what failed (credentials, region)
+        raise UserError(f"cannot open results directory {uri!r}: {e}") from None
     try:
         import fsspec
     except ImportError:
-        raise UserError(f"cannot open {uri!r}: unsupported filesystem (install fsspec)") from None
+        raise UserError(
+            f"cannot open {uri!r}: {arrow}; for other filesystems install fsspec"
+        ) from None
     try:
         ffs, path = fsspec.core.url_to_fs(uri)
     except (ValueError, ImportError) as e:
-        raise UserError(f"cannot open results directory {uri!r}: {e}") from None
+        raise UserError(f"cannot open results directory {uri!r}: {arrow}; fsspec: {e}") from None
     return pafs.PyFileSystem(pafs.FSSpecHandler(ffs)), path
 
 

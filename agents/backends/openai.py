@@ -28,7 +28,13 @@ from typing import Any
 import openai
 
 from agents.backends.admission import AdmissionWindow, Signal
-from agents.backends.base import ChatRequest, ChatResponse, InfraError, estimate_tokens
+from agents.backends.base import (
+    ChatRequest,
+    ChatResponse,
+    InfraError,
+    SetupError,
+    estimate_tokens,
+)
 from agents.backends.bounded_http import ResponseTooLarge, bounded_client
 from agents.backends.options import BackendConfigError, ClientOptions, parse
 from agents.models import ModelSpec
@@ -38,8 +44,11 @@ log = logging.getLogger("orgsweep.backend.openai")
 NO_KEY = "EMPTY"  # what local servers get when ``api_key_env`` is null (vLLM's convention)
 
 
-class BackendRequestError(RuntimeError):
-    """The server refused the request itself (400, 401, 404, ...): retrying will not help."""
+class BackendRequestError(SetupError):
+    """The server refused the request itself (400, 401, 404, ...): retrying will not help.
+
+    A ``SetupError``: where it stops a command (``rescore`` against a wrong key), the CLI prints
+    its one-line message; in a launch it fails the episode like any other error."""
 
 
 @dataclass
@@ -208,7 +217,8 @@ class OpenAIBackend:
         elif status == 409 or status >= 500:
             kind = "server_error"
         else:
-            return BackendRequestError(f"HTTP {status} from {ep.url}: {detail}")
+            hint = _REFUSED_HINT.get(status, "")
+            return BackendRequestError(f"HTTP {status} from {ep.url}: {detail}{hint}")
         return InfraError(
             f"HTTP {status} from {ep.url}: {detail}", kind=kind, retry_after_s=_retry_after(e)
         )
@@ -233,6 +243,13 @@ def _response(request: ChatRequest, completion: Any, latency_s: float) -> ChatRe
         ptok = sum(estimate_tokens(m.content) for m in request.messages)
         ctok = estimate_tokens(text) if text else 0
     return ChatResponse(text, ptok, ctok, str(finish), latency_s)
+
+
+_REFUSED_HINT = {
+    401: "; check the key in the variable backend.api_key_env names",
+    403: "; the key lacks access to this model or endpoint",
+    404: "; check the model name (backend.model_name_from, conf/model) and backend.base_url",
+}
 
 
 def _detail(e: openai.APIStatusError) -> str:

@@ -134,8 +134,15 @@ def _validated(path: str | Path, fmt: str) -> list[Task]:
 
 
 def _jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise TaskFileError(
+                    f"{path} line {n}: not UTF-8 text (byte 0x{raw[e.start]:02x} at column "
+                    f"{e.start + 1}); save the file as UTF-8"
+                ) from None
             if not line.strip():
                 continue
             try:

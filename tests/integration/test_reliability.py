@@ -6,6 +6,7 @@ a hanging server cannot hang the sweep, and one clear message is printed instead
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -160,3 +161,69 @@ def test_a_compact_during_a_launch_or_another_compact_is_refused(tmp_path: Path)
         assert any("is being written by `orgsweep compact`" in e for _, e in outs)
     assert _counted_once(res) == before  # nothing counted twice
     assert len(ResultStore(res).parts("runs")) == 1
+
+
+def test_a_full_disk_stops_with_one_message_and_the_resume_is_exact(
+    ray_local: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    res = str(tmp_path / "r")
+    args = [
+        "launch",
+        f"results_dir={res}",
+        "sweep.limit=12",
+        "cluster.flush_rows=1",
+        "--no-progress",
+    ]
+    real = ResultStore.write_part
+    calls = {"n": 0}
+
+    def fills_up(self: ResultStore, table: str, rows: object, *a: object, **k: object) -> object:
+        calls["n"] += 1
+        if calls["n"] > 3:  # one commit (3 tables) lands, then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device", f"{self.path(table)}/part.tmp")
+        return real(self, table, rows, *a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ResultStore, "write_part", fills_up)
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "orgsweep: error: no space left on device (" in err
+    assert "everything committed before is intact" in err and "Traceback" not in err
+    monkeypatch.setattr(ResultStore, "write_part", real)
+    kept = _counted_once(res)
+    assert 0 < kept < 12
+    assert main(args) == 0
+    assert f"{12 - kept} to run" in capsys.readouterr().out
+    assert _counted_once(res) == 12
+
+
+def test_rescore_against_a_server_that_refuses_the_key(
+    ray_local: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    res = str(tmp_path / "r")
+    assert main(["launch", f"results_dir={res}", "sweep.limit=2", "--no-progress"]) == 0
+    with FakeOpenAIServer() as server:
+        server.script.extend(["401"] * 10)
+        os.environ["ORGSWEEP_TEST_KEY"] = "sk-canary-0123456789"
+        try:
+            code = main(
+                [
+                    "rescore",
+                    res,
+                    "backend=openai",
+                    f"backend.base_url={server.url}",
+                    "backend.api_key_env=ORGSWEEP_TEST_KEY",
+                ]
+            )
+        finally:
+            del os.environ["ORGSWEEP_TEST_KEY"]
+    err = capsys.readouterr().err
+    assert code == 1
+    assert (
+        f"orgsweep: error: HTTP 401 from {server.url}: Incorrect API key provided: Bearer ***"
+        in err
+    )
+    assert "check the key in the variable backend.api_key_env names" in err
+    assert "sk-canary" not in err and "Traceback" not in err
