@@ -25,7 +25,7 @@ from analysis import plots
 from analysis import tables as tb
 from analysis._render import Section, render_html, render_md, tests_table
 from sweep.errors import UserError
-from sweep.store import MANIFEST, ResultStore, resolve
+from sweep.results.store import MANIFEST, ResultStore, resolve
 
 SIM_BANNER = (
     "Synthetic data: {share} of these run steps come from the `sim` backend "
@@ -51,7 +51,7 @@ def report(
     plan_only: bool | None = None,
 ) -> ReportFiles:
     """Write the report of ``results_dir`` (default ``RESULTS_DIR/report``); see the module."""
-    from analysis.results import load
+    from sweep.results.reader import load
 
     t0 = time.perf_counter()
     timings: dict[str, float] = {}

@@ -59,7 +59,7 @@ def _template_row() -> dict[str, Any]:
 def synthesize(root: str, specs: Sequence[Any], layout: tuple[int, int], runs: int) -> int:
     """Write ``runs`` committed task runs of ``specs`` (in order) as ``parts`` x ``rows``."""
     from sweep.episode import spec_columns
-    from sweep.store import ResultStore
+    from sweep.results.store import ResultStore
 
     template = _template_row()
     rows: list[dict[str, Any]] = []
@@ -79,7 +79,7 @@ def synthesize(root: str, specs: Sequence[Any], layout: tuple[int, int], runs: i
     rows = rows[:runs]  # whole episodes: the plan's prefix ends on an episode boundary here
     import pyarrow as pa
 
-    from analysis.schema import TABLES
+    from sweep.results.schema import TABLES
 
     n_parts, per = layout
     per = max(per, -(-len(rows) // n_parts))
@@ -98,7 +98,7 @@ def worker(dirs: Sequence[str]) -> dict[str, Any]:
     t = time.perf_counter()
     from sweep.config import build, compose
     from sweep.plan import plan
-    from sweep.store import ResultStore
+    from sweep.results.store import ResultStore
 
     out["import_s"] = time.perf_counter() - t
     t = time.perf_counter()

@@ -18,8 +18,8 @@ from rich.console import Console
 from sweep.config import SweepConfig, build, compose
 from sweep.errors import UserError
 from sweep.plan import Plan, plan, summary
+from sweep.results.store import MANIFEST, ResultStore
 from sweep.spec import ID_VERSION
-from sweep.store import MANIFEST, ResultStore
 
 SIM_BANNER = (
     "sim backend: these numbers come from the synthetic backend and are not evidence about LLMs."
@@ -67,10 +67,10 @@ def _manifest(cfg: Any, typed: SweepConfig, p: Plan, overrides: list[str]) -> st
 
 
 def launch(args: argparse.Namespace, overrides: list[str] | None = None) -> int:
-    from analysis.results import load
     from sweep.execute import execute
     from sweep.progress import LiveProgress
-    from sweep.store import BufferedWriter
+    from sweep.results.reader import load
+    from sweep.results.store import BufferedWriter
 
     overrides = list(args.overrides if overrides is None else overrides)
     typed, warns, cfg = _load(overrides)
@@ -229,7 +229,7 @@ def status(args: argparse.Namespace) -> int:
 
 
 def compact(args: argparse.Namespace) -> int:
-    from sweep.compact import compact as run_compact
+    from sweep.results.compact import compact as run_compact
 
     store = ResultStore(args.results_dir)
     if store.read_text(MANIFEST) is None:

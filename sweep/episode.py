@@ -24,7 +24,7 @@ from agents.protocols import get_protocol, make_params
 from agents.protocols.base import StepOutcome
 from agents.runtime import COORDINATOR, StepRuntime, TurnRecord, Usage, derive_seed
 from agents.tasks import role_catalogue
-from analysis.schema import DELIVERABLE
+from sweep.results.schema import DELIVERABLE
 from sweep.spec import EpisodeSpec, canonical_json
 
 

@@ -27,9 +27,9 @@ from agents.backends.base import InfraError, SetupError
 from sweep.config import BackendConfig, ClusterConfig
 from sweep.episode import EpisodeRows, failed_rows, run_episode
 from sweep.errors import UserError
+from sweep.results.store import BufferedWriter
 from sweep.sizing import episodes_per_runner
 from sweep.spec import EpisodeSpec
-from sweep.store import BufferedWriter
 
 log = logging.getLogger("orgsweep")
 

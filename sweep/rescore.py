@@ -2,7 +2,7 @@
 
 Re-judges the stored deliverables (``transcripts`` rows with kind ``deliverable``, agent -2) of
 every committed ok run step, without re-running any agent, into a new score set in the
-``scores`` table (``analysis.schema.SCORES``); ``analysis.load(dir, score_set=NAME)`` reads it.
+``scores`` table (``sweep.results.schema.SCORES``); ``analysis.load(dir, score_set=NAME)`` reads it.
 
 - **Which judge**: the sweep's stored overrides (``sweep.yaml``) plus this command's overrides,
   composed as usual (``judge=gpt54``, ``judge.model=glm5``, ``judge.rubric_version=r1``,
@@ -43,12 +43,12 @@ from agents.backends.base import Backend, InfraError
 from agents.judge import JudgeSpec, Verdict, judge
 from agents.runtime import derive_seed
 from agents.tasks import Task
-from analysis.schema import DELIVERABLE, SCORE_KEY
 from sweep.config import SweepConfig, build, compose
 from sweep.errors import UserError
 from sweep.plan import plan
+from sweep.results.schema import DELIVERABLE, SCORE_KEY
+from sweep.results.store import MANIFEST, ResultStore
 from sweep.spec import EpisodeSpec, episode_id
-from sweep.store import MANIFEST, ResultStore
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -148,7 +148,7 @@ def _existing(store: ResultStore, set_name: str, judge_id: str) -> set[tuple[Any
 def _jobs(
     store: ResultStore, cfg: SweepConfig, done: set[tuple[Any, ...]]
 ) -> tuple[list[Job], int]:
-    from analysis.results import load
+    from sweep.results.reader import load
 
     res = load(store.uri, plan_only=False)
     key = list(SCORE_KEY)

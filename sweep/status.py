@@ -11,7 +11,7 @@ from rich.table import Table
 from sweep.config import build, compose
 from sweep.errors import UserError
 from sweep.plan import plan
-from sweep.store import MANIFEST, ResultStore
+from sweep.results.store import MANIFEST, ResultStore
 
 
 def status(results_dir: str, con: Console) -> None:

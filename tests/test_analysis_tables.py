@@ -13,8 +13,8 @@ import pytest
 from agents.metrics import gini
 from analysis import emergence as em
 from analysis import tables as tb
-from analysis.results import ids_digest
-from analysis.schema import AGENTS, RUNS
+from sweep.results.reader import ids_digest
+from sweep.results.schema import AGENTS, RUNS
 
 RUN_DEFAULTS: dict[str, Any] = {
     "attempt": 1,

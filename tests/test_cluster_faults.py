@@ -21,7 +21,7 @@ from analysis import load
 from sweep.cli import main
 from sweep.config import build, compose
 from sweep.plan import plan
-from sweep.store import ResultStore
+from sweep.results.store import ResultStore
 
 pytestmark = pytest.mark.integration
 

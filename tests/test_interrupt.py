@@ -14,7 +14,7 @@ import pytest
 
 from analysis import load
 from sweep.cli import main
-from sweep.store import ResultStore
+from sweep.results.store import ResultStore
 
 pytestmark = pytest.mark.integration
 

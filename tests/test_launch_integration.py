@@ -11,7 +11,7 @@ import pytest
 
 from analysis import load
 from sweep.cli import main
-from sweep.store import ResultStore
+from sweep.results.store import ResultStore
 
 pytestmark = pytest.mark.integration
 
@@ -106,7 +106,7 @@ def test_progress_reports_episodes_in_flight_within_the_slots(ray_local, tmp_pat
     from sweep.config import build, compose
     from sweep.execute import execute
     from sweep.plan import plan
-    from sweep.store import BufferedWriter
+    from sweep.results.store import BufferedWriter
 
     typed, _ = build(compose(["sweep.limit=40"]))
     cluster = dataclasses.replace(typed.cluster, runners=2, episodes_per_runner=None)

@@ -26,11 +26,11 @@ from agents.protocols.morphogenetic import topology
 from agents.protocols.ripple import waves
 from agents.runtime import derive_seed
 from agents.tasks import generate_tasks
-from analysis.schema import DELIVERABLE
 from sweep.cli import main
 from sweep.episode import EpisodeRows, run_episode
+from sweep.results.schema import DELIVERABLE
+from sweep.results.store import ResultStore
 from sweep.spec import EpisodeSpec, ShockSpec
-from sweep.store import ResultStore
 
 MODEL = ModelSpec("sim_a", "sim/a", sim=SimProfile(capability=0.75))
 OTHER = ModelSpec("sim_b", "sim/b", sim=SimProfile(capability=0.4))

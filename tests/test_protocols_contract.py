@@ -31,8 +31,8 @@ from agents.judge import JudgeSpec
 from agents.models import ModelSpec, SimProfile
 from agents.protocols import PROTOCOLS, make_params
 from agents.tasks import generate_tasks, role_catalogue
-from analysis.schema import AGENTS, DELIVERABLE, RUNS, TRANSCRIPTS
 from sweep.episode import EpisodeRows, run_episode
+from sweep.results.schema import AGENTS, DELIVERABLE, RUNS, TRANSCRIPTS
 from sweep.spec import EpisodeSpec
 
 NAMES = sorted(PROTOCOLS)

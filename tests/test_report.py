@@ -22,14 +22,14 @@ from scipy import stats as sps
 
 from agents.backends import make_backend
 from analysis import load
-from analysis.results import ids_digest
 from analysis.tables import DESIGN, MATCH, with_arm
 from sweep.cli import main
 from sweep.commands import _manifest
 from sweep.config import build, compose
 from sweep.episode import EpisodeRows, run_episode
 from sweep.plan import plan
-from sweep.store import MANIFEST, ResultStore
+from sweep.results.reader import ids_digest
+from sweep.results.store import MANIFEST, ResultStore
 
 TINY = [
     "sweep.blocks.0.models=[llama31_8b,claude_sonnet_46]",

@@ -12,10 +12,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from analysis import load
-from analysis.schema import SCORE_COLUMNS, SCORES
-from analysis.scores import score_sets
 from sweep.cli import main
-from sweep.store import ResultStore
+from sweep.results.schema import SCORE_COLUMNS, SCORES
+from sweep.results.scores import score_sets
+from sweep.results.store import ResultStore
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from sweep.store import BufferedWriter, ResultStore, StoreWarning
+from sweep.results.store import BufferedWriter, ResultStore, StoreWarning
 
 
 def _run(eid: str, attempt: int = 1, status: str = "ok") -> dict:
@@ -124,7 +124,7 @@ def _counts(uri: str) -> tuple[int, int]:
 
 
 def test_compaction_keeps_every_row_once(tmp_path: Path) -> None:
-    from sweep.compact import compact
+    from sweep.results.compact import compact
 
     store = ResultStore(str(tmp_path / "r"))
     _three_commits(store)
@@ -144,7 +144,7 @@ def test_compaction_keeps_every_row_once(tmp_path: Path) -> None:
 def test_a_crash_after_the_merged_part_appears_reads_each_row_once(tmp_path: Path) -> None:
     """The merged part is in place, the parts it replaces are not yet deleted: readers skip
     them, and the next compaction deletes them."""
-    from sweep.compact import compact
+    from sweep.results.compact import compact
 
     store = ResultStore(str(tmp_path / "r"))
     _three_commits(store)
@@ -160,7 +160,7 @@ def test_a_crash_after_the_merged_part_appears_reads_each_row_once(tmp_path: Pat
 
 
 def test_a_crash_before_the_merged_part_appears_keeps_the_old_parts(tmp_path: Path) -> None:
-    from sweep.compact import compact
+    from sweep.results.compact import compact
 
     store = ResultStore(str(tmp_path / "r"))
     _three_commits(store)
@@ -181,7 +181,7 @@ def test_compaction_leaves_unreadable_parts_in_place(tmp_path: Path) -> None:
     names them and merges the rest (it used to stop at a part lacking a column)."""
     import pyarrow.parquet as pq
 
-    from sweep.compact import compact
+    from sweep.results.compact import compact
 
     store = ResultStore(str(tmp_path / "r"))
     _three_commits(store)

@@ -4,7 +4,7 @@ Layout under the results directory (a local path or a URI such as ``s3://b/p``, 
 ``memory://p``): ``sweep.yaml`` (manifest), and ``runs/``, ``agents/``, ``transcripts/`` holding
 ``part-*.parquet`` files. A part is written under a ``.tmp`` name and moved into place, so readers
 never see half a file. An episode is committed when its ``runs`` rows exist; they are written
-after its other rows (``analysis.schema.WRITE_ORDER``).
+after its other rows (``sweep.results.schema.WRITE_ORDER``).
 
 A part that merges others (``orgsweep compact``) is announced by a ``<part>.replaces`` file
 listing the parts it replaces, written before the part is moved into place and deleted after
@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from analysis.schema import TABLES, WRITE_ORDER
+from sweep.results.schema import TABLES, WRITE_ORDER
 from sweep.errors import UserError
 
 MANIFEST = "sweep.yaml"

@@ -4,7 +4,7 @@ Many small Parquet files are the known failure mode of streaming writes. Compact
 readable part of a table, writes their rows as one new part (atomically), then deletes exactly
 the parts it read. Safe while a sweep is writing (new parts are left alone) and after a crash at
 any point: the new part is announced by a ``.replaces`` list written before it appears, so
-readers skip the old parts from the moment it exists (``sweep.store``), and the next compaction
+readers skip the old parts from the moment it exists (``sweep.results.store``), and the next compaction
 finishes what an interrupted one left. Run one compaction at a time per results directory.
 """
 
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from analysis.schema import TABLES
-from sweep.store import REPLACES, ResultStore
+from sweep.results.schema import TABLES
+from sweep.results.store import REPLACES, ResultStore
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Score sets: which judge's scores a ``runs`` frame carries.
 
 The scores written inline while a sweep ran form the score set ``default``. ``orgsweep rescore``
-writes further sets to the ``scores`` table (``analysis.schema.SCORES``), one row per run step.
+writes further sets to the ``scores`` table (``sweep.results.schema.SCORES``), one row per run step.
 ``with_score_set`` swaps a set's columns into ``runs``; steps the set has not scored (yet) keep
 their rows with null scores, so a half-finished rescore never mixes two judges silently.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from analysis.schema import SCORE_COLUMNS, SCORE_KEY
+from sweep.results.schema import SCORE_COLUMNS, SCORE_KEY
 from sweep.errors import UserError
 
 DEFAULT = "default"

@@ -16,10 +16,10 @@ import polars as pl
 import pyarrow.fs as pafs
 import yaml
 
-from analysis.schema import TABLES
-from analysis.scores import latest_scores, with_score_set
+from sweep.results.schema import TABLES
+from sweep.results.scores import latest_scores, with_score_set
 from sweep.errors import UserError
-from sweep.store import MANIFEST, ResultStore
+from sweep.results.store import MANIFEST, ResultStore
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def load(
     """The committed results of ``results_dir`` as LazyFrames ``runs``, ``agents``,
     ``transcripts``. Failed episodes are left out unless ``include_failed``. ``score_set``
     (a name from ``orgsweep rescore``) puts that set's judge scores in ``runs`` in place of the
-    inline ``default`` ones (``analysis.scores``). ``plan_only`` (default: when ``sweep.yaml``
+    inline ``default`` ones (``sweep.results.scores``). ``plan_only`` (default: when ``sweep.yaml``
     is present) keeps only episodes of the sweep's current plan (``planned_ids``), leaving out
     those a result-affecting config change made stale; ``False`` keeps every committed one."""
     store = ResultStore(results_dir)
@@ -83,7 +83,7 @@ def load(
         .agg(pl.col("attempt").last(), pl.col("batch").last())
     )
     # No row is in two parts the store lists, even after a crash in `orgsweep compact`
-    # (sweep.store): the semi-joins on the latest commit are all it takes.
+    # (sweep.results.store): the semi-joins on the latest commit are all it takes.
     runs = runs.join(latest, on=key, how="semi")
     if not include_failed:
         runs = runs.filter(pl.col("status") == "ok")
