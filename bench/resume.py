@@ -7,7 +7,7 @@ row) and its first 24,000 task runs (21,400 episodes, in plan order) are written
 commits); ``--layouts`` adds others (``24000x1``: one part per task run).
 
 Each repeat is a fresh Python process (nothing warm but the OS page cache) that times, as
-``sweep/commands.py::launch`` does them: importing the planner, Hydra compose, ``build``,
+``sweep/cli/commands.py::launch`` does them: importing the planner, Hydra compose, ``build``,
 ``plan``, then per layout ``ResultStore.committed()`` and the set difference (the pending work
 list and the stale-episode check). Total = import + compose + build + plan + committed + diff.
 

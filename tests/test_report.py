@@ -24,7 +24,7 @@ from agents.backends import make_backend
 from analysis import load
 from analysis.tables import DESIGN, MATCH, with_arm
 from sweep.cli import main
-from sweep.commands import _manifest
+from sweep.cli.commands import _manifest
 from sweep.config import build, compose
 from sweep.episode import EpisodeRows, run_episode
 from sweep.plan import plan

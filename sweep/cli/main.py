@@ -99,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
-        from sweep import commands
+        from sweep.cli import commands
 
         fn = {"plan": "plan_cmd"}.get(args.command, args.command)
         return int(getattr(commands, fn)(args) or 0)

@@ -290,7 +290,7 @@ def report(args: argparse.Namespace) -> int:
 
 
 def tasks(args: argparse.Namespace) -> int:
-    from sweep.tasks_cmd import export, parse_levels
+    from sweep.task_export import export, parse_levels
 
     e = export(
         args.n, args.out, seed=args.seed, levels=parse_levels(args.levels), namespace=args.namespace
