@@ -32,7 +32,7 @@ def _client(url: str, max_in_flight: int, n_clients: int) -> Any:
 
 async def _episode(spec: Any, backend: Any, tally: dict[str, int]) -> None:
     """One episode with the executor's retry rule (up to 3 attempts on infrastructure errors)."""
-    from agents.backends.base import InfraError
+    from agents.backends.chat import InfraError
     from sweep.episode import run_episode
 
     for attempt in (1, 2, 3):

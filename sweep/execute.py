@@ -23,7 +23,7 @@ from typing import Any
 import ray
 
 from agents.backends import make_backend
-from agents.backends.base import InfraError, SetupError
+from agents.backends.chat import InfraError, SetupError
 from sweep.config import BackendConfig, ClusterConfig
 from sweep.episode import EpisodeRows, failed_rows, run_episode
 from sweep.errors import UserError

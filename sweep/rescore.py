@@ -39,7 +39,7 @@ import yaml
 from omegaconf import OmegaConf
 
 from agents.backends import make_backend
-from agents.backends.base import Backend, InfraError
+from agents.backends.chat import Backend, InfraError
 from agents.judge import JudgeSpec, Verdict, judge
 from agents.runtime import derive_seed
 from agents.tasks import Task

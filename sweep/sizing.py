@@ -17,7 +17,7 @@ from typing import Any
 
 from agents.backends.options import ClientOptions
 from agents.backends.vllm import admitted_replicas, serve_options
-from agents.models import ModelSpec
+from agents.catalogue import ModelSpec
 from agents.protocols import get_protocol
 from sweep.spec import EpisodeSpec
 

@@ -19,12 +19,12 @@ from fake_openai_server import BROKEN, FakeOpenAIServer, Faults
 from agents.backends import check_options as registry_check
 from agents.backends import make_backend
 from agents.backends.admission import AdmissionWindow, Signal
-from agents.backends.base import ChatRequest, InfraError, Message
+from agents.backends.chat import ChatRequest, InfraError, Message
 from agents.backends.openai import BackendRequestError, OpenAIBackend, check_options
 from agents.backends.options import BackendConfigError
+from agents.catalogue import ModelSpec
 from agents.contract import AGENT_TURN_SCHEMA
 from agents.judge import JudgeSpec, judge
-from agents.models import ModelSpec
 from agents.tasks import generate_tasks
 
 MODEL = ModelSpec(name="tiny", hf_id="org/tiny-chat", max_num_seqs=4, replicas=2)

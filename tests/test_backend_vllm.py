@@ -21,7 +21,7 @@ from fake_openai_server import FakeOpenAIServer
 
 from agents.backends import make_backend
 from agents.backends import vllm as vllm_backend
-from agents.backends.base import ChatRequest, Message
+from agents.backends.chat import ChatRequest, Message
 from agents.backends.openai import OpenAIBackend
 from agents.backends.options import BackendConfigError
 from agents.backends.vllm import (
@@ -36,8 +36,8 @@ from agents.backends.vllm import (
     serving_versions,
     sweep_models,
 )
+from agents.catalogue import ModelSpec
 from agents.contract import AGENT_TURN_SCHEMA
-from agents.models import ModelSpec
 
 LLAMA = ModelSpec(
     name="llama31_8b",

@@ -2,7 +2,7 @@
 
 cluster.yaml is validated by Ray's own autoscaler code (the schema and checks `ray up` runs), with
 the network and boto3 blocked to prove no cloud call happens. Model files are checked against
-the exact key list of ``agents.models.ModelSpec`` and against the GPU node types of cluster.yaml.
+the exact key list of ``agents.catalogue.ModelSpec`` and against the GPU node types of cluster.yaml.
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def test_model_names_are_unique():
 
 @pytest.mark.parametrize("path", MODEL_FILES, ids=lambda p: p.stem)
 def test_model_file_builds_a_model_spec(path):
-    models = pytest.importorskip("agents.models")
+    models = pytest.importorskip("agents.catalogue")
     d = load_model(path)
     spec = models.ModelSpec(**{**d, "sim": models.SimProfile(**d["sim"])})
     assert spec.gpus == d["tensor_parallel_size"] * d["pipeline_parallel_size"]

@@ -10,8 +10,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from agents.backends.base import ChatRequest, ChatResponse
+from agents.backends.chat import ChatRequest, ChatResponse
 from agents.backends.sim import SimBackend, respond
+from agents.catalogue import ModelSpec
 from agents.contract import OutputError
 from agents.judge import (
     DIMENSIONS,
@@ -26,7 +27,6 @@ from agents.judge import (
     parse_verdict,
     spec_issues,
 )
-from agents.models import ModelSpec
 from agents.tasks import generate_tasks
 from sweep.cli import main
 

@@ -17,10 +17,10 @@ from typing import Any
 import polars as pl
 import pytest
 
-from agents.backends.base import ChatRequest, ChatResponse
+from agents.backends.chat import ChatRequest, ChatResponse
 from agents.backends.sim import SimBackend
+from agents.catalogue import ModelSpec, SimProfile
 from agents.judge import JudgeSpec
-from agents.models import ModelSpec, SimProfile
 from agents.protocols import make_params
 from agents.protocols.morphogenetic import topology
 from agents.protocols.ripple import waves

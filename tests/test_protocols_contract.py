@@ -24,11 +24,11 @@ from typing import Any
 import pytest
 import yaml
 
-from agents.backends.base import ChatRequest, ChatResponse
+from agents.backends.chat import ChatRequest, ChatResponse
 from agents.backends.sim import SimBackend
+from agents.catalogue import ModelSpec, SimProfile
 from agents.contract import normalise_role
 from agents.judge import JudgeSpec
-from agents.models import ModelSpec, SimProfile
 from agents.protocols import PROTOCOLS, make_params
 from agents.tasks import generate_tasks, role_catalogue
 from sweep.episode import EpisodeRows, run_episode

@@ -6,11 +6,11 @@ import asyncio
 import dataclasses
 import json
 
-from agents.backends.base import ChatRequest, Message
+from agents.backends.chat import ChatRequest, Message
 from agents.backends.sim import SimBackend, respond
+from agents.catalogue import ModelSpec, SimProfile
 from agents.contract import AGENT_TURN_SCHEMA, parse_turn
 from agents.judge import JUDGE_SCHEMA, judge_messages, parse_verdict
-from agents.models import ModelSpec, SimProfile
 from agents.prompts import VisibleTurn, agent_messages, render_turns
 from agents.tasks import generate_tasks
 

@@ -92,7 +92,7 @@ def test_fixed_roles_skip_the_coordinator() -> None:
 
 
 def _specs(smoke, protocol: str, n: int, k: int = 4) -> list:
-    from agents.models import ModelSpec
+    from agents.catalogue import ModelSpec
 
     model = ModelSpec(name="m", hf_id="org/m", replicas=4, max_num_seqs=256)
     base = plan(smoke).specs[0]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.backends.base import Message
+from agents.backends.chat import Message
 from agents.backends.sim_read import read_prompt
 from agents.prompts import render_task
 from agents.tasks import (

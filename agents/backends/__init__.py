@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from agents.backends.base import Backend, SetupError
+from agents.backends.chat import Backend, SetupError
 
 # name -> (module, class, pip extra that provides its packages)
 _ENTRIES: Mapping[str, tuple[str, str, str]] = MappingProxyType(

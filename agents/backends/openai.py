@@ -25,9 +25,9 @@ from typing import Any
 import openai
 
 from agents.backends.admission import AdmissionWindow, Signal
-from agents.backends.base import ChatRequest, ChatResponse, InfraError, estimate_tokens
+from agents.backends.chat import ChatRequest, ChatResponse, InfraError, estimate_tokens
 from agents.backends.options import BackendConfigError, ClientOptions, parse
-from agents.models import ModelSpec
+from agents.catalogue import ModelSpec
 
 log = logging.getLogger("orgsweep.backend.openai")
 

@@ -37,10 +37,10 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
-from agents.backends.base import ChatRequest, ChatResponse, SetupError
+from agents.backends.chat import ChatRequest, ChatResponse, SetupError
 from agents.backends.openai import OpenAIBackend
 from agents.backends.options import BackendConfigError, ClientOptions, ServeOptions, parse
-from agents.models import ModelSpec
+from agents.catalogue import ModelSpec
 
 log = logging.getLogger("orgsweep.backend.vllm")
 POLL_S = 5.0  # how often the driver looks at a starting app

@@ -12,7 +12,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from agents.backends.base import SetupError
+from agents.backends.chat import SetupError
 from sweep.errors import UserError
 
 

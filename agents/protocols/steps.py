@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
 
-from agents.backends.base import estimate_tokens
+from agents.backends.chat import estimate_tokens
 from agents.contract import normalise_role
 from agents.prompts import VisibleTurn, render_turns
 from agents.runtime import TurnRecord

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from agents.models import ModelSpec
+from agents.catalogue import ModelSpec
 
 
 @dataclass(frozen=True)

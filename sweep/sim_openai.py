@@ -9,8 +9,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from agents.backends.base import ChatRequest, Message
-from agents.models import ModelSpec
+from agents.backends.chat import ChatRequest, Message
+from agents.catalogue import ModelSpec
 
 
 def catalogue() -> dict[str, ModelSpec]:
