@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 CLUSTER_YAML = ROOT / "cluster.yaml"
 MODEL_FILES = sorted((ROOT / "conf" / "model").glob("*.yaml"))
 OPEN_MODEL_FILES = [p for p in MODEL_FILES if not yaml.safe_load(p.read_text())["hosted"]]

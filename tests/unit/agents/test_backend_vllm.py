@@ -246,7 +246,7 @@ def test_real_llm_config_accepts_our_arguments() -> None:
     import yaml
     from ray.serve.llm import LLMConfig
 
-    for path in sorted((Path(__file__).parents[1] / "conf" / "model").glob("*.yaml")):
+    for path in sorted((Path(__file__).parents[3] / "conf" / "model").glob("*.yaml")):
         d = yaml.safe_load(path.read_text())
         m = ModelSpec(**{k: v for k, v in d.items() if k != "sim"})
         if m.hosted:
@@ -266,7 +266,7 @@ def test_serve_models_on_cpu_end_to_end(monkeypatch: pytest.MonkeyPatch) -> None
     import ray
     from ray import serve
 
-    sys.path.insert(0, str(Path(__file__).parent / "llm"))
+    sys.path.insert(0, str(Path(__file__).parents[2] / "llm"))
     from models import tiny_llama_dir  # tests/llm/models.py
     from server import free_port  # tests/llm/server.py
 

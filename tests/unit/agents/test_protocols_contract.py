@@ -40,7 +40,7 @@ MODEL = ModelSpec("sim_a", "sim/a", sim=SimProfile(capability=0.75, abstention=0
 JUDGE = JudgeSpec(ModelSpec("sim_judge", "sim/judge", sim=SimProfile(capability=0.9)))
 TASKS = tuple(generate_tasks(11, "L3", 1, namespace="contract"))
 MISSION = "Keep our customers' operations secure and affordable."
-CONF = Path(__file__).resolve().parents[1] / "conf"
+CONF = Path(__file__).resolve().parents[3] / "conf"
 ADDED_LATER = {"batch", "node"}  # columns the store / executor add to an episode's rows
 
 

@@ -10,7 +10,7 @@ The assertions are about behaviour, not about the (weak) model's answers: guided
 parseable agent JSON, roles and contributions reach the ``agents``/``transcripts`` tables, token
 counts are the server's, judge scores are in range. Setup and the one command::
 
-    .ci/install-llm .venv && .venv/bin/pytest -q -m llm --run-llm tests/test_llm_tier.py
+    .ci/install-llm .venv && .venv/bin/pytest -q -m llm --run-llm tests/llm/test_llm_tier.py
 
 About 10-12 min on 2 cores (each path: ~1.5-2 min to start the engine, ~3-4 min of sweep).
 Never run two of these at once on a 2-core machine. ``ORGSWEEP_CACHE`` keeps the converted
