@@ -7,6 +7,7 @@ exit 2 (``ORGSWEEP_FULL_ERROR=1`` shows the traceback); Ctrl-C exits 130 keeping
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import warnings
@@ -14,6 +15,21 @@ from collections.abc import Sequence
 
 from agents.backends.chat import SetupError
 from sweep.errors import UserError
+
+# subcommand -> (module, function), imported on use so that `--help` stays instant
+COMMANDS: dict[str, tuple[str, str]] = {
+    "launch": ("sweep.cli.launch", "run"),
+    "resume": ("sweep.cli.launch", "resume"),
+    "plan": ("sweep.cli.plan", "run"),
+    "validate": ("sweep.cli.validate", "run"),
+    "status": ("sweep.cli.status", "run"),
+    "compact": ("sweep.cli.compact", "run"),
+    "query": ("sweep.cli.query", "run"),
+    "show": ("sweep.cli.show", "run"),
+    "rescore": ("sweep.cli.rescore", "run"),
+    "report": ("sweep.cli.report", "run"),
+    "tasks": ("sweep.cli.tasks", "run"),
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -99,10 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
-        from sweep.cli import commands
-
-        fn = {"plan": "plan_cmd"}.get(args.command, args.command)
-        return int(getattr(commands, fn)(args) or 0)
+        module, fn = COMMANDS[args.command]
+        return int(getattr(importlib.import_module(module), fn)(args) or 0)
     except UserError as e:
         if os.environ.get("ORGSWEEP_FULL_ERROR") == "1":
             raise

@@ -7,19 +7,14 @@ finished (a crash between part files) are invisible and nothing counts twice.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import warnings
 from dataclasses import dataclass
 
 import polars as pl
-import pyarrow.fs as pafs
-import yaml
 
-from sweep.results.schema import TABLES
 from sweep.results.scores import latest_scores, with_score_set
 from sweep.errors import UserError
-from sweep.results.store import MANIFEST, ResultStore
+from sweep.results.store import PLAN, ResultStore
 
 
 @dataclass(frozen=True)
@@ -36,22 +31,6 @@ class Results:
         return out
 
 
-def _scan(store: ResultStore, table: str) -> pl.LazyFrame:
-    schema = TABLES[table]
-    if isinstance(store.fs, pafs.LocalFileSystem):
-        good = []
-        for path in store.parts(table):
-            try:
-                pl.read_parquet_schema(path)
-                good.append(path)
-            except Exception:  # unreadable part: the store warns about it elsewhere
-                continue
-        if good:
-            return pl.scan_parquet(good)
-    arrow = store.read_table(table)
-    return pl.from_arrow(arrow.cast(schema)).lazy()  # type: ignore[union-attr]
-
-
 def load(
     results_dir: str,
     *,
@@ -62,13 +41,13 @@ def load(
     """The committed results of ``results_dir`` as LazyFrames ``runs``, ``agents``,
     ``transcripts``. Failed episodes are left out unless ``include_failed``. ``score_set``
     (a name from ``orgsweep rescore``) puts that set's judge scores in ``runs`` in place of the
-    inline ``default`` ones (``sweep.results.scores``). ``plan_only`` (default: when ``sweep.yaml``
+    inline ``default`` ones (``sweep.results.scores``). ``plan_only`` (default: when ``plan.parquet``
     is present) keeps only episodes of the sweep's current plan (``planned_ids``), leaving out
     those a result-affecting config change made stale; ``False`` keeps every committed one."""
     store = ResultStore(results_dir)
-    runs = _scan(store, "runs")
+    runs = store.scan("runs")
     if plan_only is not False:
-        ids = planned_ids(store, runs, required=plan_only is True)
+        ids = planned_ids(store, required=plan_only is True)
         if ids is not None:
             # A semi-join, not is_in(ids): Polars would push a 22,400-item is_in into the scan
             # of every part file (1.8 s against 0.3 s on the paper results).
@@ -88,54 +67,23 @@ def load(
     if not include_failed:
         runs = runs.filter(pl.col("status") == "ok")
     keys = runs.select(key).unique()
-    agents = _scan(store, "agents").join(keys, on=key, how="semi")
-    transcripts = _scan(store, "transcripts").join(keys, on=key, how="semi")
-    scores = _scan(store, "scores")
+    agents = store.scan("agents").join(keys, on=key, how="semi")
+    transcripts = store.scan("transcripts").join(keys, on=key, how="semi")
+    scores = store.scan("scores")
     if score_set is not None and score_set != "default":
         runs = with_score_set(runs, scores, score_set)
     return Results(runs, agents, transcripts, latest_scores(scores))
 
 
-def planned_ids(
-    store: ResultStore, runs: pl.LazyFrame, *, required: bool = False
-) -> list[str] | None:
-    """Episode ids of the stored plan: ``plan.parquet`` (written by ``launch``), else the
-    resolved config of ``sweep.yaml`` planned again without ``sweep.limit`` (as ``orgsweep
-    rescore`` does); or None when no filter is needed: no
-    manifest (an error if ``required``), or the committed ids are exactly the stored plan's
-    (``plan_digest``), which spares planning a finished sweep."""
-    text = store.read_text(MANIFEST)
-    if text is None:
-        if required:
-            raise UserError(f"{store.uri} has no {MANIFEST}: plan_only needs the sweep's manifest")
-        return None
-    stored_plan = store.read_plan()
-    if stored_plan is not None:
-        return stored_plan
-    manifest = yaml.safe_load(text) or {}
-    committed = runs.select("episode_id").unique().collect()["episode_id"].to_list()
-    if ids_digest(committed) == manifest.get("plan_digest"):
-        return None
-    from omegaconf import OmegaConf
-
-    from sweep.config import build, compose
-    from sweep.plan import plan
-
-    if manifest.get("config"):
-        cfg = OmegaConf.create(manifest["config"])
-    else:
-        stored = [o for o in manifest.get("overrides") or [] if not o.startswith("results_dir=")]
-        cfg = compose([*stored, f"results_dir={store.uri}"])
-    try:
-        typed, _ = build(cfg)
-    except UserError as e:  # the stored config no longer builds (the code changed since)
-        warnings.warn(
-            f"{store.uri}: cannot plan the stored sweep again ({e}); analysing every committed "
-            "episode (load(..., plan_only=False) silences this)",
-            stacklevel=3,
+def planned_ids(store: ResultStore, *, required: bool = False) -> list[str] | None:
+    """Episode ids of the stored plan: ``plan.parquet``, which ``launch`` writes (the whole plan,
+    without ``sweep.limit``); None when there is none (a UserError if ``required``)."""
+    ids = store.read_plan()
+    if ids is None and required:
+        raise UserError(
+            f"{store.uri} has no {PLAN}: plan_only needs the plan `orgsweep launch` writes"
         )
-        return None
-    return plan(dataclasses.replace(typed, limit=None)).ids
+    return ids
 
 
 def ids_digest(ids: list[str]) -> str:

@@ -212,17 +212,37 @@ class ResultStore:
             return schema.empty_table()
         return pa.concat_tables(tables)
 
+    def scan(self, table: str) -> pl.LazyFrame:
+        """``table`` as a LazyFrame of its readable parts; unreadable ones are skipped with a
+        warning (``read_part``). On a local disk, a lazy multi-file scan of the parts whose
+        footer reads; elsewhere the parts are read (``read_table``)."""
+        schema = TABLES[table]
+        if isinstance(self.fs, pafs.LocalFileSystem):
+            good = [p for p in self.parts(table) if self._footer_reads(p)]
+            arrow = schema.empty_table()
+            if good:
+                return pl.scan_parquet(good)
+        else:
+            arrow = self.read_table(table).cast(schema)
+        frame = pl.from_arrow(arrow)
+        assert isinstance(frame, pl.DataFrame)
+        return frame.lazy()
+
+    def _footer_reads(self, path: str) -> bool:
+        try:
+            pl.read_parquet_schema(path)
+            return True
+        except Exception as e:  # Polars raises several types for a damaged file
+            _warn_unreadable(path, e)
+            return False
+
     def read_part(self, path: str, schema: pa.Schema) -> pa.Table | None:
         """One part's rows as ``schema``, or None (with a warning) if it cannot be read so."""
         try:
             t = pq.read_table(path, filesystem=self.fs, columns=schema.names)
             return t.select(schema.names).cast(schema)
         except (OSError, pa.ArrowException) as e:
-            warnings.warn(
-                f"skipping unreadable part file {path}: {e}; its episodes will be re-run",
-                StoreWarning,
-                stacklevel=2,
-            )
+            _warn_unreadable(path, e)
             return None
 
     def committed(self) -> dict[str, Committed]:
@@ -239,6 +259,14 @@ class ResultStore:
             if cur is None or (attempt, status == "ok") > (cur.attempt, cur.status == "ok"):
                 out[eid] = Committed(status, attempt)
         return out
+
+
+def _warn_unreadable(path: str, error: Exception) -> None:
+    warnings.warn(
+        f"skipping unreadable part file {path}: {error}; its episodes will be re-run",
+        StoreWarning,
+        stacklevel=3,
+    )
 
 
 class BufferedWriter:

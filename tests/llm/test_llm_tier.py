@@ -29,10 +29,10 @@ from typing import Any
 
 import polars as pl
 import pytest
-from llm.models import default_cache, smollm2_dir  # tests/llm (tests/ is on sys.path)
-from llm.server import free_port, start_vllm_server
 
 from analysis import load
+from llm.models import default_cache, smollm2_dir  # tests/llm (tests/ is on sys.path)
+from llm.server import free_port, start_vllm_server
 from sweep.cli import main
 from sweep.config import build, compose
 from sweep.plan import plan

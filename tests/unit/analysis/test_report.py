@@ -24,9 +24,9 @@ from agents.backends import make_backend
 from analysis import load
 from analysis.tables import DESIGN, MATCH, with_arm
 from sweep.cli import main
-from sweep.cli.commands import _manifest
 from sweep.config import build, compose
 from sweep.episode import EpisodeRows, run_episode
+from sweep.launch import manifest_text as _manifest
 from sweep.plan import plan
 from sweep.results.reader import ids_digest
 from sweep.results.store import MANIFEST, ResultStore
@@ -57,7 +57,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def run_in_process(results_dir: str, overrides: list[str]) -> None:
-    """What ``orgsweep launch`` writes (rows and manifest), without Ray: the sim backend in
+    """What ``orgsweep launch`` writes (rows, plan and manifest), without Ray: the sim backend in
     this process, one commit. Keeps the module fast and independent of a cluster."""
     overrides = [f"results_dir={results_dir}", *overrides]
     cfg = compose(overrides)
@@ -79,6 +79,7 @@ def run_in_process(results_dir: str, overrides: list[str]) -> None:
         tables["transcripts"] += rows.transcripts
     store = ResultStore(results_dir)
     store.write_rows(tables)
+    store.write_plan(p.ids)
     store.write_text(MANIFEST, _manifest(cfg, typed, p, overrides))
 
 
