@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from sweep.cli import main
+from sweep.results.store import ResultStore
 
 pytestmark = pytest.mark.integration
 
@@ -21,9 +22,13 @@ def results(ensure_ray, tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def test_status_counts_by_cell(results: str, capsys) -> None:
+    """After a pilot (sweep.limit=8), status counts the stored plan (plan.parquet), the one
+    analysis reads: the whole sweep, 8 of it done."""
     assert main(["status", results]) == 0
     out = capsys.readouterr().out
-    assert "planned 8: ok 8, failed 0, pending 0" in out
+    stored = ResultStore(results).read_plan()
+    assert stored is not None and len(stored) > 8
+    assert f"planned {len(stored)}: ok 8, failed 0, pending {len(stored) - 8}" in out
 
 
 def test_query_formats(results: str, capsys) -> None:
