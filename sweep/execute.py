@@ -28,6 +28,7 @@ from sweep.config import BackendConfig, ClusterConfig
 from sweep.episode import EpisodeRows, failed_rows, run_episode
 from sweep.errors import UserError
 from sweep.results.store import BufferedWriter
+from sweep.retry import retry_delay
 from sweep.sizing import episodes_per_runner
 from sweep.spec import EpisodeSpec
 
@@ -323,9 +324,10 @@ class _Phase:
                 (r.get("prompt_tokens") or 0) + (r.get("completion_tokens") or 0) for r in rows.runs
             )
             return
-        if attempt < self.cluster.max_attempts:
+        c = self.cluster
+        delay = retry_delay(attempt, c.max_attempts, c.retry_backoff_s, out.retry_after_s)
+        if delay is not None:
             prog.retried += 1
-            delay = out.retry_after_s or self.cluster.retry_backoff_s * 2 ** (attempt - 1)
             heapq.heappush(
                 self.queue, (time.monotonic() + delay, next(self.seq), spec, attempt + 1)
             )
