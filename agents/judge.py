@@ -95,7 +95,6 @@ _R2: Anchors = {
     ),
 }
 RUBRICS: dict[str, Anchors] = {"r1": _R1, "r2": _R2}
-ANCHORS = _R2
 
 JUDGE_SCHEMA: dict[str, Any] = {
     "type": "object",
