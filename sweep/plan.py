@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from agents.backends import backend_entry
 from agents.protocols import PROTOCOLS, make_params
 from agents.tasks import Task
 from sweep import task_source
@@ -84,7 +85,7 @@ def plan(cfg: SweepConfig) -> Plan:
                 temperature=cfg.temperature,
                 max_tokens=cfg.max_tokens,
                 shock=shock,
-                engine="sim" if cfg.backend.name == "sim" else "llm",
+                engine=backend_entry(cfg.backend.name).engine,
                 sweep=cfg.name,
                 block=block.name,
                 store_prompts=cfg.store_prompts,

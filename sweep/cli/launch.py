@@ -71,5 +71,7 @@ def _print_summary(results: Any, ids: set[str], typed: Any, con: Any) -> None:
         tbl_width_chars=200,
     ):
         print(df)
-    if typed.backend.name == "sim":
+    from agents.backends import backend_entry
+
+    if backend_entry(typed.backend.name).synthetic:
         con.print(f"[bold yellow]{SIM_BANNER}[/]")
