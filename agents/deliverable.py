@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agents.backends.base import estimate_tokens
+from agents.backends.chat import estimate_tokens
 from agents.runtime import TurnRecord
 
 

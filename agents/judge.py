@@ -12,9 +12,9 @@ import hashlib
 from dataclasses import dataclass, fields
 from typing import Any
 
-from agents.backends.base import Backend, ChatRequest, Message
+from agents.backends.chat import Backend, ChatRequest, Message
+from agents.catalogue import ModelSpec
 from agents.contract import OutputError, extract_json
-from agents.models import ModelSpec
 from agents.prompts import render_task
 from agents.tasks import Task
 
@@ -95,7 +95,6 @@ _R2: Anchors = {
     ),
 }
 RUBRICS: dict[str, Anchors] = {"r1": _R1, "r2": _R2}
-ANCHORS = _R2
 
 JUDGE_SCHEMA: dict[str, Any] = {
     "type": "object",

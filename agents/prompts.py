@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from agents.backends.base import Message
+from agents.backends.chat import Message
 from agents.contract import Plan
 from agents.tasks import Task
 

@@ -11,7 +11,8 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from agents.backends.base import Backend, ChatRequest, ChatResponse, Message
+from agents.backends.chat import Backend, ChatRequest, ChatResponse, Message
+from agents.catalogue import ModelSpec
 from agents.contract import (
     AGENT_TURN_SCHEMA,
     COORDINATOR_SCHEMA,
@@ -22,7 +23,6 @@ from agents.contract import (
     parse_plan,
     parse_turn,
 )
-from agents.models import ModelSpec
 from agents.prompts import agent_messages, coordinator_messages, repair_message
 from agents.tasks import Task
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from analysis.results import Results, load
 from sweep.errors import UserError
+from sweep.results.reader import Results, load
 
 
 def query(results: Results | str, sql: str) -> pl.DataFrame:

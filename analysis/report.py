@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
-import yaml
+from sweep.results.manifest import MANIFEST, read_manifest
 
 from analysis import emergence as em
 from analysis import plots
 from analysis import tables as tb
 from analysis._render import Section, render_html, render_md, tests_table
 from sweep.errors import UserError
-from sweep.store import MANIFEST, ResultStore, resolve
+from sweep.results.store import ResultStore, resolve
 
 SIM_BANNER = (
     "Synthetic data: {share} of these run steps come from the `sim` backend "
@@ -51,7 +51,7 @@ def report(
     plan_only: bool | None = None,
 ) -> ReportFiles:
     """Write the report of ``results_dir`` (default ``RESULTS_DIR/report``); see the module."""
-    from analysis.results import load
+    from sweep.results.reader import load
 
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -104,8 +104,8 @@ def _write(out: str, files: dict[str, bytes]) -> None:
 
 def _hosted(results_dir: str) -> set[str] | None:
     """Hosted (closed) model names from the manifest's model catalogue; None if unknown."""
-    text = ResultStore(results_dir).read_text(MANIFEST)
-    models = ((yaml.safe_load(text) or {}).get("config") or {}).get("models") if text else None
+    manifest = read_manifest(ResultStore(results_dir), required=False) or {}
+    models = (manifest.get("config") or {}).get("models")
     if not models:
         return None
     return {name for name, m in models.items() if isinstance(m, dict) and m.get("hosted")}

@@ -120,7 +120,7 @@ def run_ray(specs: Sequence[Any], warm: Any, typed: Any, scratch: str) -> dict[s
     import ray
 
     from sweep.execute import Progress, _Phase
-    from sweep.store import BufferedWriter, ResultStore
+    from sweep.results.store import BufferedWriter, ResultStore
 
     cluster = typed.cluster
     shutil.rmtree(scratch, ignore_errors=True)

@@ -64,7 +64,7 @@ def parse_time_v(text: str) -> dict[str, float]:
 def figures(results: str, time_log: str) -> dict[str, Any]:
     import polars as pl
 
-    from analysis.results import load
+    from sweep.results.reader import load
 
     t = parse_time_v(Path(time_log).read_text())
     runs = load(results, include_failed=True).runs

@@ -7,7 +7,7 @@ row) and its first 24,000 task runs (21,400 episodes, in plan order) are written
 commits); ``--layouts`` adds others (``24000x1``: one part per task run).
 
 Each repeat is a fresh Python process (nothing warm but the OS page cache) that times, as
-``sweep/commands.py::launch`` does them: importing the planner, Hydra compose, ``build``,
+``sweep/launch.py::launch`` does them: importing the planner, Hydra compose, ``build``,
 ``plan``, then per layout ``ResultStore.committed()`` and the set difference (the pending work
 list and the stale-episode check). Total = import + compose + build + plan + committed + diff.
 
@@ -59,7 +59,7 @@ def _template_row() -> dict[str, Any]:
 def synthesize(root: str, specs: Sequence[Any], layout: tuple[int, int], runs: int) -> int:
     """Write ``runs`` committed task runs of ``specs`` (in order) as ``parts`` x ``rows``."""
     from sweep.episode import spec_columns
-    from sweep.store import ResultStore
+    from sweep.results.store import ResultStore
 
     template = _template_row()
     rows: list[dict[str, Any]] = []
@@ -79,7 +79,7 @@ def synthesize(root: str, specs: Sequence[Any], layout: tuple[int, int], runs: i
     rows = rows[:runs]  # whole episodes: the plan's prefix ends on an episode boundary here
     import pyarrow as pa
 
-    from analysis.schema import TABLES
+    from sweep.results.schema import TABLES
 
     n_parts, per = layout
     per = max(per, -(-len(rows) // n_parts))
@@ -97,8 +97,9 @@ def worker(dirs: Sequence[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     t = time.perf_counter()
     from sweep.config import build, compose
+    from sweep.launch import pending
     from sweep.plan import plan
-    from sweep.store import ResultStore
+    from sweep.results.store import ResultStore
 
     out["import_s"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -118,11 +119,7 @@ def worker(dirs: Sequence[str]) -> dict[str, Any]:
         committed = ResultStore(d).committed()
         out[f"{key}.committed_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        work = [
-            (s, committed[s.episode_id].attempt + 1 if s.episode_id in committed else 1)
-            for s in p.specs
-            if s.episode_id not in committed
-        ]
+        work = pending(p.specs, committed)
         stale = len(set(committed) - set(p.ids))
         out[f"{key}.diff_s"] = time.perf_counter() - t
         out[f"{key}.committed"] = len(committed)

@@ -31,18 +31,30 @@ def _client(url: str, max_in_flight: int, n_clients: int) -> Any:
 
 
 async def _episode(spec: Any, backend: Any, tally: dict[str, int]) -> None:
-    """One episode with the executor's retry rule (up to 3 attempts on infrastructure errors)."""
-    from agents.backends.base import InfraError
+    """One episode with the executor's retry rule (``sweep.retry``, the default cluster's
+    attempts and backoff) on infrastructure errors."""
+    from agents.backends.chat import InfraError
+    from sweep.config import ClusterConfig
     from sweep.episode import run_episode
+    from sweep.retry import retry_delay
 
-    for attempt in (1, 2, 3):
+    cluster = ClusterConfig()
+    attempt = 1
+    while True:
         try:
             await run_episode(spec, backend, attempt)
             tally["ok"] += 1
             return
-        except InfraError:
-            tally["retried"] += 1
-    tally["failed"] += 1
+        except InfraError as e:
+            delay = retry_delay(
+                attempt, cluster.max_attempts, cluster.retry_backoff_s, e.retry_after_s
+            )
+        if delay is None:
+            tally["failed"] += 1
+            return
+        tally["retried"] += 1
+        attempt += 1
+        await asyncio.sleep(delay)
 
 
 async def run_orgsweep(

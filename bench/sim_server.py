@@ -42,11 +42,11 @@ from dataclasses import asdict
 
 from aiohttp import web
 
-from agents.backends.base import estimate_tokens
+from agents.backends.chat import estimate_tokens
 from agents.backends.sim import respond
-from agents.backends.sim_openai import catalogue, chat_request, completion
-from agents.models import ModelSpec
+from agents.catalogue import ModelSpec
 from bench.sim_engine import Engine, EngineParams
+from sweep.sim_openai import catalogue, chat_request, completion
 
 __all__ = ["Engine", "EngineParams", "add_engine_args", "make_app", "params_from", "serve"]
 

@@ -15,8 +15,8 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from agents.backends import BACKENDS, check_options
+from agents.catalogue import ModelSpec, SimProfile
 from agents.judge import JudgeSpec, spec_issues
-from agents.models import ModelSpec, SimProfile
 from agents.protocols import PROTOCOLS, make_params
 from agents.tasks import LEVELS
 from sweep.errors import ConfigError, UserError

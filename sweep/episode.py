@@ -14,17 +14,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from agents.backends.base import Backend
+from agents.backends.chat import Backend
+from agents.catalogue import ModelSpec
 from agents.contract import normalise_role
 from agents.deliverable import assemble
 from agents.judge import Verdict, judge
 from agents.metrics import hierarchy_depth, role_stats
-from agents.models import ModelSpec
 from agents.protocols import get_protocol, make_params
-from agents.protocols.base import StepOutcome
+from agents.protocols.steps import StepOutcome
 from agents.runtime import COORDINATOR, StepRuntime, TurnRecord, Usage, derive_seed
 from agents.tasks import role_catalogue
-from analysis.schema import DELIVERABLE
+from sweep.results.schema import DELIVERABLE
 from sweep.spec import EpisodeSpec, canonical_json
 
 

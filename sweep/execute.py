@@ -16,21 +16,22 @@ import tempfile
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import ray
 
-from agents.backends import make_backend
-from agents.backends.base import InfraError, SetupError
+from agents.backends import backend_hook, make_backend
+from agents.backends.chat import InfraError, SetupError
 from sweep.config import BackendConfig, ClusterConfig
 from sweep.episode import EpisodeRows, failed_rows, run_episode
 from sweep.errors import UserError
+from sweep.results.store import BufferedWriter
+from sweep.retry import retry_delay
 from sweep.signals import handle_sigterm
 from sweep.sizing import episodes_per_runner
 from sweep.spec import EpisodeSpec
-from sweep.store import BufferedWriter
 
 log = logging.getLogger("orgsweep")
 
@@ -48,9 +49,10 @@ class Outcome:
 class EpisodeRunner:
     """Runs episodes concurrently on one asyncio loop, sharing one backend client."""
 
-    def __init__(self, backend: BackendConfig):
+    def __init__(self, backend: BackendConfig, runtime: Mapping[str, Any] | None = None):
         self.name = backend.name
-        self.backend = make_backend(backend.name, dict(backend.options))
+        # runtime (e.g. the route a deployment listens on) beside, never inside, the options
+        self.backend = make_backend(backend.name, {**dict(backend.options), **(runtime or {})})
 
     async def run(self, spec: EpisodeSpec, attempt: int) -> Outcome:
         try:
@@ -170,9 +172,10 @@ class _Phase:
         specs = [spec for spec, _ in work]
         self.total = self._runner_count(ray.cluster_resources())
         self.serving: Any = None
-        self.backend = self._runner_backend(backend, specs)
+        self.backend = backend
+        self.runtime = self._prepare(backend, specs)
         self.per_runner = self.cluster.episodes_per_runner or episodes_per_runner(
-            specs, self.backend.name, dict(self.backend.options), self.total
+            specs, backend.name, dict(backend.options), self.total
         )
         log.info("%d runners x %d episodes in flight", self.total, self.per_runner)
         prog.slots = self.total * self.per_runner
@@ -182,21 +185,18 @@ class _Phase:
             self._stop_serving()
             raise
 
-    def _runner_backend(self, backend: BackendConfig, specs: list[EpisodeSpec]) -> BackendConfig:
-        """The backend config runners get: for ``vllm`` the driver first deploys this phase's
-        models on Ray Serve LLM (once, not per runner); clients learn how many share a server."""
-        opts = dict(backend.options)
-        if backend.name == "vllm":
-            from agents.backends.vllm import runner_options, serve_models, sweep_models
-
-            self.serving = serve_models(sweep_models(specs), opts)
-            # The replicas (and Serve's controller and proxies) now hold CPUs of their own:
-            # size the runner pool from what is left, or runners would wait forever.
-            self.total = self._runner_count(ray.available_resources())
-            opts = runner_options(opts, self.serving, self.total)
-        elif backend.name == "openai":
-            opts["n_clients"] = self.total
-        return BackendConfig(backend.name, tuple(sorted(opts.items())))
+    def _prepare(self, backend: BackendConfig, specs: list[EpisodeSpec]) -> dict[str, Any]:
+        """What the runners need beside the user's options, from the backend's
+        ``prepare_runners`` (``agents.backends``): e.g. ``vllm`` first deploys this phase's
+        models on Ray Serve LLM (once, not per runner), and the runner pool is then sized from
+        the CPUs the replicas (and Serve's controller and proxies) left."""
+        prepare = backend_hook(backend.name, "prepare_runners")
+        if prepare is None:
+            return {}
+        recount = lambda: self._runner_count(ray.available_resources())  # noqa: E731
+        setup = prepare(specs, dict(backend.options), self.total, recount)
+        self.serving, self.total = setup.serving, setup.runners
+        return dict(setup.runtime)
 
     def _runner_count(self, resources: dict[str, float]) -> int:
         """``cluster.runners``, or as many runners as ``resources`` has CPUs for (at least 1)."""
@@ -248,7 +248,8 @@ class _Phase:
         }
         if model is not None:
             opts["resources"] = {f"model:{model}": 0.001}
-        return EpisodeRunner.options(**opts).remote(self.backend)  # type: ignore[attr-defined]
+        runner = EpisodeRunner.options(**opts)  # type: ignore[attr-defined]
+        return runner.remote(self.backend, self.runtime)
 
     def run(self) -> None:
         try:
@@ -326,9 +327,10 @@ class _Phase:
                 (r.get("prompt_tokens") or 0) + (r.get("completion_tokens") or 0) for r in rows.runs
             )
             return
-        if attempt < self.cluster.max_attempts:
+        c = self.cluster
+        delay = retry_delay(attempt, c.max_attempts, c.retry_backoff_s, out.retry_after_s)
+        if delay is not None:
             prog.retried += 1
-            delay = out.retry_after_s or self.cluster.retry_backoff_s * 2 ** (attempt - 1)
             heapq.heappush(
                 self.queue, (time.monotonic() + delay, next(self.seq), spec, attempt + 1)
             )

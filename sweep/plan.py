@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from agents.backends import backend_entry
 from agents.protocols import PROTOCOLS, make_params
 from agents.tasks import Task
 from sweep import task_source
@@ -37,7 +38,7 @@ class Plan:
         return hashlib.sha256("\n".join(sorted(self.ids)).encode()).hexdigest()[:16]
 
 
-def _cells(cfg: SweepConfig, block: Block) -> Iterator[tuple[Any, ...]]:
+def _cells(block: Block) -> Iterator[tuple[Any, ...]]:
     """The block's grid, models and protocols varying fastest, so that the first K episodes
     (``sweep.limit=K``, a pilot) already span every model and protocol."""
     for seed, t, level, n, roles, shock, proto, model in itertools.product(
@@ -66,7 +67,7 @@ def plan(cfg: SweepConfig) -> Plan:
     dups = 0
     for block in cfg.blocks:
         tasks = {lv: block_tasks(cfg, block, lv) for lv in block.levels}
-        for model, proto, n, roles, level, shock, seed, t in _cells(cfg, block):
+        for model, proto, n, roles, level, shock, seed, t in _cells(block):
             if roles == "fixed" and not PROTOCOLS[proto.name].fixed_roles_allowed:
                 skipped[f"{proto.name} with fixed roles (the coordinator assigns roles)"] += 1
                 continue
@@ -84,7 +85,7 @@ def plan(cfg: SweepConfig) -> Plan:
                 temperature=cfg.temperature,
                 max_tokens=cfg.max_tokens,
                 shock=shock,
-                engine="sim" if cfg.backend.name == "sim" else "llm",
+                engine=backend_entry(cfg.backend.name).engine,
                 sweep=cfg.name,
                 block=block.name,
                 store_prompts=cfg.store_prompts,

@@ -2,7 +2,7 @@
 
 Re-judges the stored deliverables (``transcripts`` rows with kind ``deliverable``, agent -2) of
 every committed ok run step, without re-running any agent, into a new score set in the
-``scores`` table (``analysis.schema.SCORES``); ``analysis.load(dir, score_set=NAME)`` reads it.
+``scores`` table (``sweep.results.schema.SCORES``); ``analysis.load(dir, score_set=NAME)`` reads it.
 
 - **Which judge**: the sweep's stored overrides (``sweep.yaml``) plus this command's overrides,
   composed as usual (``judge=gpt54``, ``judge.model=glm5``, ``judge.rubric_version=r1``,
@@ -26,7 +26,6 @@ every committed ok run step, without re-running any agent, into a new score set 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -35,20 +34,19 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import polars as pl
-import yaml
-from omegaconf import OmegaConf
 
 from agents.backends import make_backend
-from agents.backends.base import Backend, InfraError
+from agents.backends.chat import Backend, InfraError
 from agents.judge import JudgeSpec, Verdict, judge
 from agents.runtime import derive_seed
 from agents.tasks import Task
-from analysis.schema import DELIVERABLE, SCORE_KEY
-from sweep.config import SweepConfig, build, compose
+from sweep.config import SweepConfig
 from sweep.errors import UserError
 from sweep.plan import plan
+from sweep.results.schema import DELIVERABLE, SCORE_KEY
+from sweep.results.store import ResultStore
 from sweep.spec import EpisodeSpec, episode_id
-from sweep.store import MANIFEST, ResultStore
+from sweep.stored import stored_config
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -87,10 +85,9 @@ def rescore(
 ) -> Report:
     t0 = time.perf_counter()
     store = ResultStore(results_dir)
-    manifest = _manifest(store)
-    original = _stored_config(manifest, results_dir)
-    stored = [o for o in manifest.get("overrides") or [] if not o.startswith("results_dir=")]
-    new, _ = build(compose([*stored, *overrides, f"results_dir={results_dir}"]))
+    stored = stored_config(results_dir)
+    original = stored.as_run()
+    new = stored.compose(overrides)
     spec = new.judge
     set_name = name or f"{spec.model.name}-{spec.rubric_version}"
     if set_name == "default" or not _NAME.fullmatch(set_name):
@@ -111,27 +108,6 @@ def rescore(
     return report
 
 
-def _manifest(store: ResultStore) -> dict[str, Any]:
-    text = store.read_text(MANIFEST)
-    if text is None:
-        raise UserError(f"{store.uri} has no {MANIFEST}: not an orgsweep results directory")
-    try:
-        return yaml.safe_load(text) or {}
-    except yaml.YAMLError as e:
-        raise UserError(f"{store.uri}/{MANIFEST} is not valid YAML ({e})") from None
-
-
-def _stored_config(manifest: dict[str, Any], results_dir: str) -> SweepConfig:
-    """The config the sweep ran with: the resolved one stored in the manifest (immune to later
-    edits of conf/), or else its overrides composed again. No limit: every episode maps."""
-    if manifest.get("config"):
-        typed, _ = build(OmegaConf.create(manifest["config"]))
-    else:
-        stored = [o for o in manifest.get("overrides") or [] if not o.startswith("results_dir=")]
-        typed, _ = build(compose([*stored, f"results_dir={results_dir}"]))
-    return dataclasses.replace(typed, limit=None)
-
-
 def _existing(store: ResultStore, set_name: str, judge_id: str) -> set[tuple[Any, ...]]:
     """Keys the set already scored; refuses a set made by another judge."""
     t = store.read_table("scores", [*SCORE_KEY, "score_set", "judge_id", "judge_model"])
@@ -148,7 +124,7 @@ def _existing(store: ResultStore, set_name: str, judge_id: str) -> set[tuple[Any
 def _jobs(
     store: ResultStore, cfg: SweepConfig, done: set[tuple[Any, ...]]
 ) -> tuple[list[Job], int]:
-    from analysis.results import load
+    from sweep.results.reader import load
 
     res = load(store.uri, plan_only=False)
     key = list(SCORE_KEY)

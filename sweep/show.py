@@ -17,8 +17,8 @@ from typing import Any
 
 import polars as pl
 
-from analysis.schema import DELIVERABLE
 from sweep.errors import UserError
+from sweep.results.schema import DELIVERABLE
 from sweep.terminal import printable
 
 FIND_IDS = 'orgsweep query {dir} "SELECT episode_id, protocol FROM runs LIMIT 5"'

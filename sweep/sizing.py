@@ -12,12 +12,10 @@ no engine: a fixed number keeps the runners' CPUs busy.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from agents.backends.options import ClientOptions
-from agents.backends.vllm import admitted_replicas, serve_options
-from agents.models import ModelSpec
+from agents.backends import backend_hook
 from agents.protocols import get_protocol
 from sweep.spec import EpisodeSpec
 
@@ -32,27 +30,13 @@ def width(spec: EpisodeSpec) -> int:
 
 
 def engine_slots(specs: Sequence[EpisodeSpec], backend: str, options: Mapping[str, Any]) -> int:
-    """Requests the clients may keep in flight over the agents' models of ``specs`` (0: sim)."""
-    if backend == "sim":
+    """Requests the clients may keep in flight over the agents' models of ``specs``, as the
+    backend declares it (``engine_slots`` in ``agents.backends``); 0 for one with no engine."""
+    count = backend_hook(backend, "engine_slots")
+    if count is None:
         return 0
-    models = {s.model.name: s.model for s in specs}
-    urls = options.get("base_url")
-    endpoints = len(urls) if isinstance(urls, list | tuple) and backend == "openai" else 1
-    # The bound the clients apply (vllm: to the most replicas Serve may run of each model).
-    client = ClientOptions(
-        max_in_flight=options.get("max_in_flight"),
-        replicas=options.get("replicas"),
-        admission_headroom=options.get("admission_headroom", ClientOptions.admission_headroom),
-    )
-    replicas = _replicas_of(backend, options)
-    bounds = (client.in_flight_bound(replicas(m), m.max_num_seqs) for m in models.values())
-    return sum(math.ceil(b) for b in bounds) * endpoints
-
-
-def _replicas_of(backend: str, options: Mapping[str, Any]) -> Callable[[ModelSpec], int]:
-    if backend != "vllm":
-        return lambda model: model.replicas
-    return admitted_replicas(serve_options(options))
+    models = list({s.model.name: s.model for s in specs}.values())
+    return int(count(models, options))
 
 
 def episodes_per_runner(

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from agents.catalogue import ModelSpec
 from agents.judge import JudgeSpec
-from agents.models import ModelSpec
 from agents.prompts import PROMPT_VERSION
 from agents.tasks import Task
 

@@ -4,33 +4,31 @@ from __future__ import annotations
 
 from collections import Counter
 
-import yaml
 from rich.console import Console
 from rich.table import Table
 
-from sweep.config import build, compose
-from sweep.errors import UserError
 from sweep.plan import plan
-from sweep.store import MANIFEST, ResultStore
+from sweep.results.store import ResultStore
+from sweep.stored import stored_config
 
 
 def status(results_dir: str, con: Console) -> None:
+    stored = stored_config(results_dir)
     store = ResultStore(results_dir)
-    text = store.read_text(MANIFEST)
-    if text is None:
-        raise UserError(f"{results_dir} has no {MANIFEST}: not an orgsweep results directory")
-    manifest = yaml.safe_load(text) or {}
-    overrides = [o for o in manifest.get("overrides") or [] if not o.startswith("results_dir=")]
-    typed, _ = build(compose([*overrides, f"results_dir={results_dir}"]))
-    p = plan(typed)
+    # The stored plan is what analysis reads: after a pilot (sweep.limit) it is the whole plan.
+    specs = list(plan(stored.compose()).specs)
+    ids = store.read_plan()
+    if ids is not None:
+        keep = set(ids)
+        specs = [s for s in specs if s.episode_id in keep]
     committed = store.committed()
-    planned = {s.episode_id for s in p.specs}
+    planned = {s.episode_id for s in specs}
     rows: Counter[tuple[str, str, str]] = Counter()
-    for s in p.specs:
+    for s in specs:
         c = committed.get(s.episode_id)
         state = "pending" if c is None else c.status
         rows[(s.block, s.protocol, state)] += 1
-    t = Table(title=f"{manifest.get('sweep', '?')} in {results_dir}")
+    t = Table(title=f"{stored.manifest.get('sweep', '?')} in {results_dir}")
     for col in ("block", "protocol", "planned", "ok", "failed", "pending"):
         t.add_column(col, justify="left" if col in ("block", "protocol") else "right")
     cells = sorted({(b, pr) for b, pr, _ in rows})

@@ -31,10 +31,10 @@ from typing import Any
 
 from aiohttp import web
 
-from agents.backends.base import estimate_tokens
+from agents.backends.chat import estimate_tokens
 from agents.backends.sim import respond
-from agents.backends.sim_openai import catalogue, chat_request, completion
-from agents.models import ModelSpec
+from agents.catalogue import ModelSpec
+from sweep.sim_openai import catalogue, chat_request, completion
 
 BROKEN = '{"role": "Analyst", "participate": tru'
 

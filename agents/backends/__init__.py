@@ -1,7 +1,10 @@
-"""Backend registry: name -> factory. Optional packages are imported only by their factory.
+"""Backend registry: name -> what the backend is and how to build it. Optional packages are
+imported only when a backend's module is.
 
 A factory takes the backend's config options as keyword arguments and returns an object with
-``async chat(ChatRequest) -> ChatResponse`` and ``async aclose()``.
+``async chat(ChatRequest) -> ChatResponse`` and ``async aclose()``. Each entry also declares the
+backend's traits, so that ``sweep/`` never names a backend: whether it is synthetic (no engine:
+the sim), and which functions of its module the executor calls (``BackendEntry``).
 """
 
 from __future__ import annotations
@@ -9,20 +12,77 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from agents.backends.base import Backend, SetupError
+from agents.backends.chat import Backend, SetupError
 
-# name -> (module, class, pip extra that provides its packages)
-_ENTRIES: Mapping[str, tuple[str, str, str]] = MappingProxyType(
+
+@dataclass(frozen=True)
+class BackendEntry:
+    module: str
+    cls: str  # the factory
+    extra: str  # the pip extra that provides its packages
+    synthetic: bool = False  # no engine (the sim): its numbers are not evidence about LLMs
+    # Functions of ``module`` the executor calls, when the backend has them:
+    # engine_slots(models, options) -> requests the engines can hold (runner sizing);
+    # prepare_runners(specs, options, runners, recount) -> RunnerSetup (agents.backends.setup).
+    engine_slots: str | None = None
+    prepare_runners: str | None = None
+
+    @property
+    def engine(self) -> str:
+        """The ``engine`` field of the episode identity (sweep.spec): sim results never mix
+        with those of a real engine, whichever route serves it."""
+        return "sim" if self.synthetic else "llm"
+
+
+_ENTRIES: Mapping[str, BackendEntry] = MappingProxyType(
     {
-        "sim": ("agents.backends.sim", "SimBackend", ""),
-        "openai": ("agents.backends.openai", "OpenAIBackend", "openai"),
-        "vllm": ("agents.backends.vllm", "VllmBackend", "vllm"),
+        "sim": BackendEntry("agents.backends.sim", "SimBackend", "", synthetic=True),
+        "openai": BackendEntry(
+            "agents.backends.openai",
+            "OpenAIBackend",
+            "openai",
+            engine_slots="engine_slots",
+            prepare_runners="prepare_runners",
+        ),
+        "vllm": BackendEntry(
+            "agents.backends.vllm",
+            "VllmBackend",
+            "vllm",
+            engine_slots="engine_slots",
+            prepare_runners="prepare_runners",
+        ),
     }
 )
 BACKENDS = tuple(_ENTRIES)
+
+
+def backend_entry(name: str) -> BackendEntry:
+    try:
+        return _ENTRIES[name]
+    except KeyError:
+        raise KeyError(f"unknown backend {name!r}; valid: {', '.join(BACKENDS)}") from None
+
+
+def _module(name: str) -> Any:
+    entry = backend_entry(name)
+    try:
+        return importlib.import_module(entry.module)
+    except ImportError as e:
+        raise BackendUnavailable(
+            f"backend {name!r} needs packages that are not installed ({e.name}); "
+            f"install them with: pip install 'orgsweep[{entry.extra}]'"
+        ) from None
+
+
+def backend_hook(name: str, trait: str) -> Callable[..., Any] | None:
+    """The function a backend declares for ``trait`` (``engine_slots``, ``prepare_runners``),
+    or None when it declares none."""
+    attr = getattr(backend_entry(name), trait)
+    return None if attr is None else getattr(_module(name), attr)
 
 
 class BackendUnavailable(SetupError):
@@ -30,18 +90,7 @@ class BackendUnavailable(SetupError):
 
 
 def backend_factory(name: str) -> Callable[..., Backend]:
-    try:
-        module, cls, extra = _ENTRIES[name]
-    except KeyError:
-        raise KeyError(f"unknown backend {name!r}; valid: {', '.join(BACKENDS)}") from None
-    try:
-        mod = importlib.import_module(module)
-    except ImportError as e:
-        raise BackendUnavailable(
-            f"backend {name!r} needs packages that are not installed ({e.name}); "
-            f"install them with: pip install 'orgsweep[{extra}]'"
-        ) from None
-    factory: Callable[..., Backend] = getattr(mod, cls)
+    factory: Callable[..., Backend] = getattr(_module(name), backend_entry(name).cls)
     return factory
 
 
@@ -56,7 +105,7 @@ def check_options(name: str, options: Mapping[str, Any]) -> list[str]:
         factory = backend_factory(name)
     except (KeyError, BackendUnavailable) as e:
         return [str(e).strip("'\"")]
-    check = getattr(importlib.import_module(_ENTRIES[name][0]), "check_options", None)
+    check = getattr(importlib.import_module(_ENTRIES[name].module), "check_options", None)
     if check is not None:
         return list(check(options))
     params = inspect.signature(factory).parameters

@@ -21,23 +21,24 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import openai
 
 from agents.backends.admission import AdmissionWindow, Signal
-from agents.backends.base import (
+from agents.backends.bounded_http import ResponseTooLarge, bounded_client
+from agents.backends.chat import (
     ChatRequest,
     ChatResponse,
     InfraError,
     SetupError,
     estimate_tokens,
 )
-from agents.backends.bounded_http import ResponseTooLarge, bounded_client
 from agents.backends.options import BackendConfigError, ClientOptions, parse
-from agents.models import ModelSpec
+from agents.backends.setup import RunnerSetup, slots
+from agents.catalogue import ModelSpec
 
 log = logging.getLogger("orgsweep.backend.openai")
 
@@ -284,3 +285,17 @@ def check_options(options: Mapping[str, Any]) -> list[str]:
     except BackendConfigError as e:
         return e.problems
     return []
+
+
+def engine_slots(models: Sequence[ModelSpec], options: Mapping[str, Any]) -> int:
+    """Engine slots the clients may use: each model's bound on every endpoint."""
+    urls = options.get("base_url")
+    endpoints = len(urls) if isinstance(urls, list | tuple) else 1
+    return slots(models, options, lambda m: m.replicas, endpoints)
+
+
+def prepare_runners(
+    specs: Sequence[Any], options: Mapping[str, Any], runners: int, recount: Callable[[], int]
+) -> RunnerSetup:
+    """The servers are the user's: the runners' clients only learn how many share them."""
+    return RunnerSetup(runners, {"n_clients": runners})

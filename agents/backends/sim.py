@@ -15,10 +15,10 @@ import random
 import re
 from typing import Any
 
-from agents.backends.base import ChatRequest, ChatResponse, estimate_tokens
+from agents.backends.chat import ChatRequest, ChatResponse, estimate_tokens
 from agents.backends.sim_read import Prompt, Req, read_prompt
 from agents.backends.sim_world import CORES, FILLER, GENERIC, NOUNS, QUALIFIERS, VERBS
-from agents.models import SimProfile
+from agents.catalogue import SimProfile
 
 _LEVEL_PENALTY = {"L1": 0.0, "L2": 0.05, "L3": 0.12, "L4": 0.25}
 

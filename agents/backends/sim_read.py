@@ -10,7 +10,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from agents.backends.base import Message
+from agents.backends.chat import Message
 
 _REQ = re.compile(r"^R(\d+) \[(\w+), phase (\d+)(?:, after ([R\d, ]+))?\]: (.*)$", re.M)
 _HEAD = re.compile(r"^# Task \S+ \(level (L\d); domains: ([^)]*)\)", re.M)

@@ -14,12 +14,10 @@ options):
   ``OpenAIBackend`` pointed at the route (composed, not inherited), model name = registry name
   (``model_id``), no API key.
 
-The executor's part (sweep/execute.py), per phase::
-
-    handle = serve_models(sweep_models(specs), options)
-    opts = runner_options(options, handle, n_runners)
-    try: ...run the phase with BackendConfig("vllm", tuple(sorted(opts.items())))...
-    finally: handle.shutdown()
+The executor's part (sweep/execute.py), per phase, through the registry's ``prepare_runners``
+trait (``agents.backends``): ``prepare_runners`` deploys (``serve_models``), sizes the runner
+pool from the CPUs serving left, and returns the route and ``n_clients`` as runtime beside the
+user's options (``runner_options``); the executor shuts the handle down after the phase.
 
 Ray Serve and vLLM are imported only inside the functions that deploy.
 """
@@ -32,15 +30,16 @@ import logging
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
-from agents.backends.base import ChatRequest, ChatResponse, SetupError
+from agents.backends.chat import ChatRequest, ChatResponse, SetupError
 from agents.backends.openai import OpenAIBackend
 from agents.backends.options import BackendConfigError, ClientOptions, ServeOptions, parse
-from agents.models import ModelSpec
+from agents.backends.setup import RunnerSetup, slots
+from agents.catalogue import ModelSpec
 
 log = logging.getLogger("orgsweep.backend.vllm")
 POLL_S = 5.0  # how often the driver looks at a starting app
@@ -61,6 +60,7 @@ CLIENT_KEYS = frozenset(
     }
 )
 RUNNER_KEYS = CLIENT_KEYS | {"base_url"}
+RUNTIME_KEYS = ("base_url", "n_clients")  # what runner_options adds for the runners
 
 
 class ServeError(SetupError):
@@ -375,3 +375,23 @@ def check_options(options: Mapping[str, Any]) -> list[str]:
         except BackendConfigError as e:
             problems += e.problems
     return problems
+
+
+def engine_slots(models: Sequence[ModelSpec], options: Mapping[str, Any]) -> int:
+    """Engine slots the clients may use: each model at the most replicas Serve may run."""
+    return slots(models, options, admitted_replicas(serve_options(options)))
+
+
+def prepare_runners(
+    specs: Sequence[Any], options: Mapping[str, Any], runners: int, recount: Callable[[], int]
+) -> RunnerSetup:
+    """Deploy the phase's models (once, in the driver), then size the runner pool from the
+    CPUs serving left (``recount``): the replicas hold CPUs of their own."""
+    handle = serve_models(sweep_models(specs), options)
+    try:
+        n = recount()
+        opts = runner_options(options, handle, n)
+    except BaseException:
+        handle.shutdown()
+        raise
+    return RunnerSetup(n, {k: opts[k] for k in RUNTIME_KEYS}, handle)

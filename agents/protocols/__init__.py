@@ -22,7 +22,7 @@ from agents.protocols import (
     shared,
     stigmergic,
 )
-from agents.protocols.base import StepOutcome
+from agents.protocols.steps import StepOutcome
 from agents.runtime import StepRuntime
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agents.prompts import render_intentions
-from agents.protocols.base import StepOutcome, in_parallel, intentions_changed
+from agents.protocols.steps import StepOutcome, in_parallel, intentions_changed
 from agents.runtime import StepRuntime
 
 ROUND1 = (

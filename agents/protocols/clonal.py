@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from agents.contract import normalise_role
 from agents.prompts import VisibleTurn, render_seeds
-from agents.protocols.base import StepOutcome, in_parallel
+from agents.protocols.steps import StepOutcome, in_parallel
 from agents.runtime import StepRuntime, TurnRecord
 
 BEST = ("coverage", "seed")

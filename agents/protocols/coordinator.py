@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from agents.contract import Assignment, Plan
 from agents.prompts import render_assignment
-from agents.protocols.base import StepOutcome, in_parallel
+from agents.protocols.steps import StepOutcome, in_parallel
 from agents.runtime import COORDINATOR, StepRuntime, TurnRecord
 
 INSTRUCTIONS = "Workers act in parallel. Do the work of your assignment."

@@ -24,7 +24,7 @@ import random
 from dataclasses import dataclass
 
 from agents.prompts import render_intentions
-from agents.protocols.base import StepOutcome, in_parallel, intentions_changed
+from agents.protocols.steps import StepOutcome, in_parallel, intentions_changed
 from agents.runtime import StepRuntime, derive_seed
 
 TOPOLOGIES = ("ring", "grid", "power_law")

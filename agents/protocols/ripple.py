@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agents.protocols import sequential
-from agents.protocols.base import StepOutcome, in_parallel, visible_turns
+from agents.protocols.steps import StepOutcome, in_parallel, visible_turns
 from agents.runtime import StepRuntime, TurnRecord
 
 WAVES = (

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agents.protocols.base import StepOutcome, visible_turns
+from agents.protocols.steps import StepOutcome, visible_turns
 from agents.runtime import StepRuntime, TurnRecord
 
 INSTRUCTIONS = (

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agents.prompts import render_memory
-from agents.protocols.base import StepOutcome, in_parallel
+from agents.protocols.steps import StepOutcome, in_parallel
 from agents.runtime import StepRuntime
 
 INSTRUCTIONS = (

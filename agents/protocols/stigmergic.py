@@ -30,9 +30,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agents.backends.base import estimate_tokens
+from agents.backends.chat import estimate_tokens
 from agents.prompts import VisibleTrace, render_traces
-from agents.protocols.base import StepOutcome, in_parallel
+from agents.protocols.steps import StepOutcome, in_parallel
 from agents.runtime import StepRuntime, TurnRecord
 
 INSTRUCTIONS = (

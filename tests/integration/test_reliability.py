@@ -19,7 +19,7 @@ import pytest
 
 from analysis import load
 from sweep.cli import main
-from sweep.store import ResultStore
+from sweep.results.store import ResultStore
 from tests.fake_openai_server import FakeOpenAIServer
 
 pytestmark = pytest.mark.integration

@@ -14,11 +14,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from agents.backends.base import ChatRequest, InfraError, Message
+from agents.backends.chat import ChatRequest, InfraError, Message
 from agents.backends.openai import OpenAIBackend
 from agents.backends.options import BackendConfigError, ClientOptions, parse
+from agents.catalogue import ModelSpec
 from agents.contract import AGENT_TURN_SCHEMA
-from agents.models import ModelSpec
 from tests.fake_openai_server import FakeOpenAIServer
 
 MODEL = ModelSpec(name="tiny", hf_id="org/tiny-chat", max_num_seqs=4, replicas=1)

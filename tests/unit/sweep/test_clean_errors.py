@@ -12,9 +12,9 @@ import pytest
 
 from agents.tasks import generate_tasks
 from agents.tasks.files import TaskFileError, load_tasks, write_tasks
-from sweep import store as store_module
 from sweep.cli import main
 from sweep.errors import UserError, os_error_message
+from sweep.results import store as store_module
 
 
 def test_a_full_disk_says_what_is_intact_and_how_to_resume() -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from sweep.lease import LEASE, Lease, LeaseHeld
-from sweep.store import ResultStore
+from sweep.results.store import ResultStore
 
 
 def test_a_second_writer_is_refused_with_the_holders_name(tmp_path: Path) -> None:
@@ -58,7 +58,8 @@ def test_only_one_of_many_simultaneous_writers_gets_it(tmp_path: Path) -> None:
 def test_the_lease_of_a_killed_process_is_taken_over_at_once(tmp_path: Path) -> None:
     res = str(tmp_path / "r")
     code = (
-        "import os, sys; from sweep.lease import Lease; from sweep.store import ResultStore; "
+        "import os; from sweep.lease import Lease; "
+        "from sweep.results.store import ResultStore; "
         f"Lease(ResultStore({res!r}), 'launch').acquire(); print('held', flush=True); "
         "os._exit(0)"  # dies holding it, as after a SIGKILL: nothing released
     )

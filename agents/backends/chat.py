@@ -1,0 +1,67 @@
+"""The backend contract: chat messages in, text out (SIM.md rule 1 holds for every backend)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from agents.catalogue import ModelSpec
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str  # "system" | "user" | "assistant"
+    content: str
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    model: ModelSpec
+    messages: tuple[Message, ...]
+    temperature: float
+    max_tokens: int
+    seed: int
+    schema_name: str = ""  # which output schema the caller expects ("agent_turn", "judge", ...)
+    schema: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+    purpose: str = "agent"  # "agent" | "coordinator" | "judge" | "repair": for accounting
+
+
+@dataclass(frozen=True)
+class ChatResponse:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str = "stop"  # "stop" | "length"
+    latency_s: float = 0.0
+
+
+class InfraError(Exception):
+    """A failure of the serving infrastructure (timeout, 429, 5xx, lost connection).
+
+    Retried by the executor with backoff; never recorded as a model-output problem.
+    """
+
+    kind = "infra"
+
+    def __init__(self, message: str, *, kind: str = "infra", retry_after_s: float | None = None):
+        super().__init__(message)
+        self.kind = kind
+        self.retry_after_s = retry_after_s
+
+
+class SetupError(RuntimeError):
+    """The environment cannot provide this backend (a missing package, models that failed to
+    deploy): reported to the user as one message, not retried episode by episode."""
+
+
+class Backend(Protocol):
+    """What protocols need from an LLM server. Implementations live in ``agents/backends/``."""
+
+    async def chat(self, request: ChatRequest) -> ChatResponse: ...
+
+    async def aclose(self) -> None: ...
+
+
+def estimate_tokens(text: str) -> int:
+    """Deterministic token estimate (about 4 characters per token) for sim and budgets."""
+    return max(1, (len(text) + 3) // 4)

@@ -1,0 +1,29 @@
+"""``orgsweep plan``: count the planned episodes, calls and tokens of a sweep."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def run(args: argparse.Namespace) -> int:
+    from sweep.cli.output import console, print_warnings
+    from sweep.config import build, compose
+    from sweep.plan import plan, summary
+
+    typed, warns = build(compose(list(args.overrides)))
+    s = summary(plan(typed))
+    if args.json:
+        print(json.dumps({"sweep": typed.name, **s, "warnings": warns}, indent=2))
+        return 0
+    con = console()
+    con.print(f"sweep [bold]{typed.name}[/]: {s['episodes']} episodes, {s['total_runs']} task runs")
+    for key in ("by_block", "by_model", "by_protocol", "by_n_agents", "by_level"):
+        con.print(f"  {key[3:]}: " + ", ".join(f"{k} {v}" for k, v in s[key].items()))
+    con.print(
+        f"  agent calls (upper bound): {s['agent_calls']:,}; judge calls: {s['judge_calls']:,}"
+    )
+    for reason, n in s["skipped"].items():
+        con.print(f"  skipped {n}: {reason}")
+    print_warnings(con, warns)
+    return 0

