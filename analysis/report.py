@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
-from sweep.results.manifest import MANIFEST, read_manifest
 
 from analysis import emergence as em
 from analysis import plots
 from analysis import tables as tb
 from analysis._render import Section, render_html, render_md, tests_table
 from sweep.errors import UserError
+from sweep.results.manifest import MANIFEST, read_manifest
 from sweep.results.store import ResultStore, resolve
 
 SIM_BANNER = (

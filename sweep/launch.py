@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 from omegaconf import OmegaConf
-from sweep.results.manifest import MANIFEST, read_manifest
 
 from sweep.config import SweepConfig, build, compose
 from sweep.config_change import OnConfigChange, check_config_change
 from sweep.lease import writer_lease
 from sweep.plan import Plan, plan
+from sweep.results.manifest import MANIFEST, read_manifest
 from sweep.results.schema import SCHEMA_VERSION
 from sweep.results.store import Committed, ResultStore
 from sweep.spec import ID_VERSION, EpisodeSpec

@@ -7,9 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sweep.results.manifest import read_manifest
-
 from sweep.config import SweepConfig, build, compose
+from sweep.results.manifest import read_manifest
 from sweep.results.store import ResultStore
 
 

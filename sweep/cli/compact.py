@@ -6,10 +6,9 @@ import argparse
 
 
 def run(args: argparse.Namespace) -> int:
-    from sweep.results.manifest import read_manifest
-
     from sweep.lease import writer_lease
     from sweep.results.compact import compact
+    from sweep.results.manifest import read_manifest
     from sweep.results.store import ResultStore
 
     store = ResultStore(args.results_dir)

@@ -6,11 +6,10 @@ import argparse
 
 
 def run(args: argparse.Namespace) -> int:
-    from sweep.results.manifest import read_manifest
-
     from sweep.cli.output import console
     from sweep.lease import writer_lease
     from sweep.rescore import rescore
+    from sweep.results.manifest import read_manifest
     from sweep.results.store import ResultStore
 
     con = console()

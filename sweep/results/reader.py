@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from sweep.results.scores import latest_scores, with_score_set
 from sweep.errors import UserError
+from sweep.results.scores import latest_scores, with_score_set
 from sweep.results.store import PLAN, ResultStore
 
 
@@ -41,8 +41,8 @@ def load(
     """The committed results of ``results_dir`` as LazyFrames ``runs``, ``agents``,
     ``transcripts``. Failed episodes are left out unless ``include_failed``. ``score_set``
     (a name from ``orgsweep rescore``) puts that set's judge scores in ``runs`` in place of the
-    inline ``default`` ones (``sweep.results.scores``). ``plan_only`` (default: when ``plan.parquet``
-    is present) keeps only episodes of the sweep's current plan (``planned_ids``), leaving out
+    inline ``default`` ones (``sweep.results.scores``). ``plan_only`` (default: when
+    ``plan.parquet`` is present) keeps only episodes of the sweep's current plan (``planned_ids``), leaving out
     those a result-affecting config change made stale; ``False`` keeps every committed one."""
     store = ResultStore(results_dir)
     runs = store.scan("runs")

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from sweep.results.schema import SCORE_COLUMNS, SCORE_KEY
 from sweep.errors import UserError
+from sweep.results.schema import SCORE_COLUMNS, SCORE_KEY
 
 DEFAULT = "default"
 

@@ -28,8 +28,8 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from sweep.results.schema import TABLES, WRITE_ORDER
 from sweep.errors import UserError
+from sweep.results.schema import TABLES, WRITE_ORDER
 
 MANIFEST = "sweep.yaml"
 REPLACES = ".replaces"  # suffix of a merged part's list of the parts it replaces
