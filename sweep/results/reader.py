@@ -43,7 +43,8 @@ def load(
     (a name from ``orgsweep rescore``) puts that set's judge scores in ``runs`` in place of the
     inline ``default`` ones (``sweep.results.scores``). ``plan_only`` (default: when
     ``plan.parquet`` is present) keeps only episodes of the sweep's current plan
-    (``planned_ids``), leaving out those a result-affecting config change made stale; ``False`` keeps every committed one."""
+    (``planned_ids``), leaving out those a result-affecting config change made stale;
+    ``False`` keeps every committed one."""
     store = ResultStore(results_dir)
     runs = store.scan("runs")
     if plan_only is not False:
