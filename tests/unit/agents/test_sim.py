@@ -1,4 +1,4 @@
-"""The sim world (SIM.md): text in, text out; deterministic; mechanistic."""
+"""The sim world (docs/design/sim.md): text in, text out; deterministic; mechanistic."""
 
 from __future__ import annotations
 
