@@ -28,7 +28,7 @@ from sweep.results.store import Committed, ResultStore
 from sweep.spec import ID_VERSION, EpisodeSpec
 
 if TYPE_CHECKING:
-    from sweep.execute import Progress as Progress
+    from sweep.execute import RunCounts
 
 Work = list[tuple[EpisodeSpec, int]]  # (episode, its first attempt)
 
@@ -63,13 +63,13 @@ def launch(
     *,
     retry_failed: bool = False,
     on_config_change: OnConfigChange = "warn",
-    progress: Callable[[Progress], None] | None = None,
+    progress: Callable[[RunCounts], None] | None = None,
     say: Callable[[str], None] = lambda line: None,
 ) -> LaunchResult:
     """Run the sweep that ``overrides`` compose (skipping committed episodes). ``progress``
     gets the executor's counters as episodes finish; ``say`` gets the lines ``orgsweep
     launch`` prints (warnings start with ``warning:``)."""
-    from sweep.execute import Progress, execute
+    from sweep.execute import RunCounts, execute
     from sweep.results.store import BufferedWriter
 
     overrides = list(overrides)
@@ -106,7 +106,7 @@ def launch(
         say("Nothing to run: every planned episode is committed.")
         return result
     on_progress = progress or (lambda _: None)
-    on_progress(Progress(total=len(work)))
+    on_progress(RunCounts(total=len(work)))
     writer = BufferedWriter(store, typed.cluster.flush_rows, typed.cluster.flush_seconds)
     prog = execute(work, writer, typed.backend, typed.cluster, on_progress)
     return dataclasses.replace(result, ok=prog.done, failed=prog.failed, retried=prog.retried)

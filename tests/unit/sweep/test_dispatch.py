@@ -106,7 +106,7 @@ def specs() -> list[EpisodeSpec]:
 
 def run_phase(
     specs: list[EpisodeSpec], script: Script, monkeypatch: pytest.MonkeyPatch, **cluster: Any
-) -> tuple[execute.Progress, Writer, FakePool]:
+) -> tuple[execute.RunCounts, Writer, FakePool]:
     pool = FakePool(script)
     monkeypatch.setattr(execute, "ray", pool)
     monkeypatch.setattr(execute, "EpisodeRunner", pool)
@@ -114,7 +114,7 @@ def run_phase(
         ClusterConfig(), runners=2, episodes_per_runner=2, retry_backoff_s=0.0, **cluster
     )
     work = [(s, 1) for s in specs]
-    prog, writer = execute.Progress(total=len(work)), Writer()
+    prog, writer = execute.RunCounts(total=len(work)), Writer()
     execute._Phase(work, writer, BackendConfig("sim"), c, prog, lambda p: None).run()
     return prog, writer, pool
 
