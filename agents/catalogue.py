@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class SimProfile:
-    """How the synthetic backend plays this model (see SIM.md). Never evidence about the model."""
+    """How the synthetic backend plays this model (docs/design/sim.md). Never evidence about the
+    model."""
 
     capability: float = 0.7  # 0..1: chance of a well-chosen, checked contribution
     verbosity: float = 1.0  # multiplies contribution length

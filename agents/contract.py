@@ -1,4 +1,5 @@
-"""The agent contract of PROTOCOLS.md section 2: output schemas, parsing, role normalisation."""
+"""The agent contract of docs/design/protocols.md section 2: output schemas, parsing, role
+normalisation."""
 
 from __future__ import annotations
 

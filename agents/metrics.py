@@ -1,4 +1,4 @@
-"""Per-step organisation metrics of PROTOCOLS.md section 4 (pure functions)."""
+"""Per-step organisation metrics of docs/design/protocols.md section 4 (pure functions)."""
 
 from __future__ import annotations
 

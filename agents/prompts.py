@@ -1,8 +1,8 @@
 """Prompt templates: the only place that turns tasks, peers and memory into text.
 
-Every backend, the ``sim`` one included, reads exactly this text (SIM.md rule 1). The layout is
-orgsweep's operationalisation (the paper's prompts are unpublished); change it only together with
-``PROMPT_VERSION``, which enters every episode id.
+Every backend, the ``sim`` one included, reads exactly this text (docs/design/sim.md rule 1).
+The layout is orgsweep's operationalisation (the paper's prompts are unpublished); change it
+only together with ``PROMPT_VERSION``, which enters every episode id.
 """
 
 from __future__ import annotations

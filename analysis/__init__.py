@@ -1,19 +1,11 @@
 """Analysis of orgsweep results: lazy Polars loaders, queries, statistics and reports.
 
-``analysis.load(results_dir)`` is the entry point; it is imported on first use so that
-``sweep.results.schema`` stays importable by the store without a cycle.
+``analysis.load(results_dir)`` is the entry point: the commit-aware reader of the results format
+(``sweep.results.reader``), which sits below this package.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from sweep.results.reader import Results, load
 
 __all__ = ["Results", "load"]
-
-
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        import importlib
-
-        return getattr(importlib.import_module("sweep.results.reader"), name)
-    raise AttributeError(f"module 'analysis' has no attribute {name!r}")

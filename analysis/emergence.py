@@ -1,5 +1,6 @@
 """Emergent organisation: roles, role stability, abstention and participation, and efficiency,
-as pure ``LazyFrame -> LazyFrame`` queries (PAPER.md section 7.3, PROTOCOLS.md section 4).
+as pure ``LazyFrame -> LazyFrame`` queries (docs/design/paper.md section 7.3,
+docs/design/protocols.md section 4).
 
 Agent-level queries take ``agent_rows(agents, runs)``: the workers' rows (the coordinator,
 agent -1, is left out: it assigns roles rather than taking one) with their run's design columns.

@@ -1,4 +1,5 @@
-"""The report's figures (PAPER.md section 10, Figs. 1-5) as PNG bytes, from collected tables.
+"""The report's figures (docs/design/paper.md section 10, Figs. 1-5) as PNG bytes, from collected
+tables.
 
 Each function takes the DataFrame of a named query (``analysis.tables`` / ``analysis.emergence``)
 and draws it with matplotlib's object API on the Agg canvas (no pyplot, no global state, no

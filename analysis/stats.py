@@ -7,8 +7,8 @@ Undefined results (too few groups or values, zero variance, all-zero paired diff
 reported as nan rather than raised, so one degenerate cell does not stop a whole report. The
 only error raised on purpose is for paired samples of different lengths, which is a caller bug.
 
-The paper (design/PAPER.md §9) names Kruskal-Wallis and Cohen's d but not its pairwise test;
-`compare` uses rank tests as primary and Welch's t as secondary.
+The paper (docs/design/paper.md section 9) names Kruskal-Wallis and Cohen's d but not its
+pairwise test; `compare` uses rank tests as primary and Welch's t as secondary.
 """
 
 from __future__ import annotations

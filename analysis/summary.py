@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 
-def summary(runs: pl.LazyFrame) -> pl.DataFrame:
+def cell_means(runs: pl.LazyFrame) -> pl.DataFrame:
     """Per (model, protocol): episodes, mean Q and M, participation, unique roles, calls."""
     return (
         runs.group_by("model", "protocol")

@@ -119,14 +119,14 @@ def run_ray(specs: Sequence[Any], warm: Any, typed: Any, scratch: str) -> dict[s
     wall from dispatch to the last commit, and the CPU of the driver and of the Ray processes."""
     import ray
 
-    from sweep.execute import Progress, _Phase
+    from sweep.execute import RunCounts, _Phase
     from sweep.results.store import BufferedWriter, ResultStore
 
     cluster = typed.cluster
     shutil.rmtree(scratch, ignore_errors=True)
     writer = BufferedWriter(ResultStore(scratch), cluster.flush_rows, cluster.flush_seconds)
     work = [(s, 1) for s in specs]
-    prog = Progress(total=len(work))
+    prog = RunCounts(total=len(work))
     phase = _Phase(work, writer, typed.backend, cluster, prog, lambda p: None)
     runners = [slot.runner for pool in phase.pools.values() for slot in pool]
     try:

@@ -1,4 +1,5 @@
-"""The Ray executor: the only module that imports ray.
+"""The Ray executor: runner actors and the driver's dispatch loop. (Ray is imported here and,
+for Ray Serve deployments, in agents/backends/vllm.py.)
 
 Runner actors (asyncio, many episodes in flight each) run episodes; the driver dispatches them in
 bounded numbers (never one object per planned episode), retries failures with backoff up to
@@ -73,7 +74,7 @@ class EpisodeRunner:
 
 
 @dataclass
-class Progress:
+class RunCounts:
     total: int
     done: int = 0
     failed: int = 0
@@ -120,10 +121,10 @@ def execute(
     writer: BufferedWriter,
     backend: BackendConfig,
     cluster: ClusterConfig,
-    on_progress: Callable[[Progress], None] = lambda p: None,
-) -> Progress:
+    on_progress: Callable[[RunCounts], None] = lambda p: None,
+) -> RunCounts:
     """Run ``(spec, first_attempt)`` pairs, model phase by model phase; returns the counts."""
-    prog = Progress(total=len(work))
+    prog = RunCounts(total=len(work))
     if not work:
         return prog
     started = start_ray(cluster)

@@ -29,7 +29,7 @@ from sweep.results.store import Committed, ResultStore
 from sweep.spec import ID_VERSION, EpisodeSpec
 
 if TYPE_CHECKING:
-    from sweep.execute import Progress as Progress
+    from sweep.execute import RunCounts
 
 Work = list[tuple[EpisodeSpec, int]]  # (episode, its first attempt)
 
@@ -64,7 +64,7 @@ def launch(
     *,
     retry_failed: bool = False,
     on_config_change: OnConfigChange = "warn",
-    progress: Callable[[Progress], None] | None = None,
+    progress: Callable[[RunCounts], None] | None = None,
     say: Callable[[str], None] = lambda line: None,
     wait: bool = False,
 ) -> LaunchResult:
@@ -95,10 +95,10 @@ def _launch_holding_lease(
     warns: list[str],
     retry_failed: bool,
     on_config_change: OnConfigChange,
-    progress: Callable[[Progress], None] | None,
+    progress: Callable[[RunCounts], None] | None,
     say: Callable[[str], None],
 ) -> LaunchResult:
-    from sweep.execute import Progress, execute
+    from sweep.execute import RunCounts, execute
     from sweep.results.store import BufferedWriter
 
     committed = store.committed()
@@ -128,7 +128,7 @@ def _launch_holding_lease(
         say("Nothing to run: every planned episode is committed.")
         return result
     on_progress = progress or (lambda _: None)
-    on_progress(Progress(total=len(work)))
+    on_progress(RunCounts(total=len(work)))
     writer = BufferedWriter(store, typed.cluster.flush_rows, typed.cluster.flush_seconds)
     prog = execute(work, writer, typed.backend, typed.cluster, on_progress)
     return dataclasses.replace(result, ok=prog.done, failed=prog.failed, retried=prog.retried)

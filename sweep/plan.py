@@ -108,7 +108,7 @@ def calls_per_episode(spec: EpisodeSpec) -> int:
     return entry.calls(spec.n_agents, make_params(spec.protocol, spec.params)) * spec.steps
 
 
-def summary(p: Plan) -> dict[str, Any]:
+def plan_summary(p: Plan) -> dict[str, Any]:
     """Counts for ``orgsweep plan``: per block, model, protocol and N, plus expected calls."""
 
     def count(key: str) -> dict[str, int]:

@@ -29,7 +29,7 @@ def show(
     results_dir: str, episode: str, step: int | None = None, out: Callable[[str], None] = print
 ) -> None:
     """Print episode ``episode`` (an id or a unique prefix of one) of ``results_dir``."""
-    from analysis import load
+    from sweep.results.reader import load
 
     res = load(results_dir, include_failed=True, plan_only=False)
     runs = res.runs.filter(pl.col("episode_id").str.starts_with(episode)).collect()

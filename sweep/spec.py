@@ -1,4 +1,4 @@
-"""Run specifications and their content-addressed identity (ARCHITECTURE.md section 4).
+"""Run specifications and their content-addressed identity (docs/design/architecture.md section 3).
 
 ``episode_id`` hashes everything that changes a result (protocol and params, model id, revision
 and sampling, N, role mode, task content, seed, steps, shock, mission, prompt and rubric versions,

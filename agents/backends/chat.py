@@ -1,4 +1,5 @@
-"""The backend contract: chat messages in, text out (SIM.md rule 1 holds for every backend)."""
+"""The backend contract: chat messages in, text out (docs/design/sim.md rule 1 holds for every
+backend)."""
 
 from __future__ import annotations
 

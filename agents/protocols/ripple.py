@@ -2,8 +2,8 @@
 
 The paper only names this protocol (wave propagation; it reports that ripple approaches
 sequential on adversarial tasks with more parallelism); what follows is orgsweep's
-operationalisation (PROTOCOLS.md section 3.5). Agents act in index order in waves of sizes
-1, g, g^2, ... (``growth`` = g; the last wave takes whoever is left). Agents of a wave act in
+operationalisation (docs/design/protocols.md section 3.5). Agents act in index order in waves of
+sizes 1, g, g^2, ... (``growth`` = g; the last wave takes whoever is left). Agents of a wave act in
 parallel and see the complete turns of every earlier wave: the information of ``sequential``,
 batched. Calls per task: N; rounds: the number of waves (about log_g N).
 

@@ -32,8 +32,9 @@ async def in_parallel(calls: Iterable[Awaitable[TurnRecord]]) -> list[TurnRecord
 def visible_turns(turns: Sequence[TurnRecord], budget_tokens: int | None) -> tuple[str, bool]:
     """Render predecessors' turns, compacting the oldest when over ``budget_tokens``.
 
-    PROTOCOLS.md context policy: the newest contributions are shown in full; once their text
-    exceeds the budget, older ones are shown as one line each (index, role, participate).
+    The context policy of docs/design/protocols.md section 3.2: the newest contributions are
+    shown in full; once their text exceeds the budget, older ones are shown as one line each
+    (index, role, participate).
     Returns the text and whether anything was compacted.
     """
     shown: list[VisibleTurn] = []

@@ -1,7 +1,7 @@
 """``stigmergic``: agents coordinate only through traces left in a shared workspace.
 
 The paper only names this protocol (indirect coordination via a shared workspace); what follows
-is orgsweep's operationalisation (PROTOCOLS.md section 3.6). A trace is
+is orgsweep's operationalisation (docs/design/protocols.md section 3.6). A trace is
 ``{requirement, text, author, strength}``. For ``rounds`` rounds all agents act in parallel,
 seeing the workspace as it stood after the previous round (never their peers' current choices).
 A turn

@@ -1,4 +1,4 @@
-"""Tasks: what an organisation is asked to solve (PROTOCOLS.md section 1).
+"""Tasks: what an organisation is asked to solve (docs/design/protocols.md section 1).
 
 ``Task`` is frozen and content-addressed; ``generate_tasks`` builds them deterministically from a
 seed; ``load_tasks`` reads a user's task file (JSONL or Parquet, the columns ``write_tasks``

@@ -1,5 +1,5 @@
 """Derived run columns and the Balance Index: orgsweep's operationalisation of what the paper
-leaves undefined (PAPER.md sections 7.2-7.3), in one place so every table agrees.
+leaves undefined (docs/design/paper.md sections 7.2-7.3), in one place so every table agrees.
 
 - ``arm``: the protocol, with its varying parameters when a protocol runs with several parameter
   sets (the paper preset runs morphogenetic as a ring and as a power-law graph in one block).

@@ -1,5 +1,5 @@
-"""The paper's tables (PAPER.md section 10) as pure ``LazyFrame -> LazyFrame`` queries over
-``runs`` (``analysis.load(...).runs``), computed from our data.
+"""The paper's tables (docs/design/paper.md section 10) as pure ``LazyFrame -> LazyFrame``
+queries over ``runs`` (``analysis.load(...).runs``), computed from our data.
 
 The paper takes each table from one block of its design. Here every table compares a factor
 within the strata of ``STRATA`` (the other factors held fixed, blocks never mixed) and keeps only

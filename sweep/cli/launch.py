@@ -54,7 +54,7 @@ def resume(args: argparse.Namespace) -> int:
 def _print_summary(results: Any, ids: set[str], typed: Any, con: Any) -> None:
     import polars as pl
 
-    from analysis.summary import summary as table
+    from analysis.summary import cell_means as table
 
     runs = results.runs.filter(pl.col("episode_id").is_in(list(ids)))
     df = table(runs)

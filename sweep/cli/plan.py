@@ -9,10 +9,10 @@ import json
 def run(args: argparse.Namespace) -> int:
     from sweep.cli.output import console, print_warnings
     from sweep.config import build, compose
-    from sweep.plan import plan, summary
+    from sweep.plan import plan, plan_summary
 
     typed, warns = build(compose(list(args.overrides)))
-    s = summary(plan(typed))
+    s = plan_summary(plan(typed))
     if args.json:
         print(json.dumps({"sweep": typed.name, **s, "warnings": warns}, indent=2))
         return 0

@@ -1,11 +1,11 @@
 """Result tables: every column and its dtype, defined once (data, not code).
 
-``runs``: one row per episode step (PROTOCOLS.md section 4); an episode is committed when its
-``runs`` rows exist. ``agents``: one row per agent per step (final turn). ``transcripts``: the
-text of every turn, the coordinator's plan and the deliverable, for ``show`` and ``rescore``.
-Readers keep, per ``episode_id``, the rows of its latest (``attempt``, ``batch``) in ``runs``,
-and only the ``agents``/``transcripts`` rows of that same commit, so rows orphaned by a crash
-between part files never count twice.
+``runs``: one row per episode step (docs/design/protocols.md section 4); an episode is
+committed when its ``runs`` rows exist. ``agents``: one row per agent per step (final turn).
+``transcripts``: the text of every turn, the coordinator's plan and the deliverable, for
+``show`` and ``rescore``. Readers keep, per ``episode_id``, the rows of its latest
+(``attempt``, ``batch``) in ``runs``, and only the ``agents``/``transcripts`` rows of that same
+commit, so rows orphaned by a crash between part files never count twice.
 """
 
 from __future__ import annotations

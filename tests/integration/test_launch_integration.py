@@ -126,12 +126,12 @@ def test_progress_fits_an_80_column_terminal() -> None:
 
     from rich.console import Console
 
-    from sweep.execute import Progress
+    from sweep.execute import RunCounts
     from sweep.progress import LiveProgress
 
     console = Console(file=io.StringIO(), width=80, force_terminal=False)
     with LiveProgress(48, console) as live:
-        live.update(Progress(total=48, done=40, failed=1, in_flight=7, slots=32, tokens=9000))
+        live.update(RunCounts(total=48, done=40, failed=1, in_flight=7, slots=32, tokens=9000))
     lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
     assert all(len(line) <= 80 for line in lines)
     assert any("episodes" in line and "41/48" in line for line in lines)

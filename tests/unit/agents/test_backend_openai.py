@@ -1,6 +1,7 @@
 """The ``openai`` backend against a fake OpenAI-compatible server on 127.0.0.1: retries and
 backoff, Retry-After, InfraError kinds, repair-not-retry, usage, secrecy of the key, structured
-output, load spreading and admission; then a whole sweep against a faulty server (integration).
+output, load spreading and admission (the whole sweep against a faulty server:
+tests/integration/test_backend_sweeps.py).
 """
 
 from __future__ import annotations
@@ -10,11 +11,10 @@ import logging
 import socket
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_openai_server import BROKEN, FakeOpenAIServer, Faults
+from fake_openai_server import BROKEN, FakeOpenAIServer
 
 from agents.backends import check_options as registry_check
 from agents.backends import make_backend
@@ -387,58 +387,3 @@ def test_admission_window_waits_fifo_and_survives_cancellation() -> None:
 
     _run(go())
     assert order == [0, 2, 3]
-
-
-# ---- a whole sweep against a faulty server --------------------------------------------------
-
-
-@pytest.mark.integration
-def test_sweep_against_a_faulty_server(ray_local: None, tmp_path: Path, capsys: Any) -> None:
-    import polars as pl
-
-    from analysis import load
-    from sweep.cli import main
-
-    faults = Faults(
-        rate_limit=0.05,
-        retry_after_s=0.05,
-        server_error=0.03,
-        unavailable=0.03,
-        stall=0.01,
-        stall_s=3.0,
-        broken=0.08,
-        length=0.03,
-    )
-    every_fault_once = ["429:0.05", "500", "503", "stall", "broken", "length", "nousage"]
-    res = str(tmp_path / "r")
-    with FakeOpenAIServer(faults=faults, script=every_fault_once, seed=7) as srv:
-        rc = main(
-            [
-                "launch",
-                "backend=openai",
-                f"backend.base_url={srv.url}",
-                "backend.api_key_env=null",
-                "backend.timeout_s=1.0",
-                "backend.backoff_s=0.01",
-                "cluster.retry_backoff_s=0.1",
-                "sweep.limit=6",
-                f"results_dir={res}",
-                "--no-progress",
-            ]
-        )
-        actions = srv.stats.actions
-    out = capsys.readouterr().out
-    assert rc == 0, out
-    runs = load(res).runs.collect()
-    ok = runs.filter(pl.col("status") == "ok")
-    assert ok.height >= 5, runs.select("status", "error_kind", "error")
-    for fault in ("429", "500", "503", "stall", "broken", "length"):
-        assert actions[fault] >= 1, actions
-    assert ok["repair_calls"].sum() > 0
-    assert ok["llm_calls"].sum() > 0 and ok["prompt_tokens"].sum() > 0
-    # A judge whose reply and repair were both broken is recorded, not retried.
-    judged = ok.filter(pl.col("quality").is_not_null())
-    assert judged.height >= 4
-    assert (ok.filter(pl.col("quality").is_null())["error"].str.len_chars() > 0).all()
-    print(f"{sum(actions.values())} requests: {dict(actions)}")
-    assert "synthetic backend" not in out  # not the sim backend, though the fake answers as it

@@ -193,8 +193,18 @@ def test_sweep_models_runner_options_and_versions() -> None:
     assert v["ray"] and v["models"][LLAMA.name] == {"hf_id": LLAMA.hf_id, "revision": "main"}
 
 
-def test_keep_serving_handle_does_not_touch_serve() -> None:
+def test_keep_serving_handle_does_not_touch_serve(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``keep_serving`` leaves the app up; without it, shutdown deletes the app by name."""
+    import ray
+
+    deleted: list[str] = []
+    fake_serve = SimpleNamespace(delete=deleted.append)
+    monkeypatch.setitem(sys.modules, "ray.serve", fake_serve)
+    monkeypatch.setattr(ray, "serve", fake_serve, raising=False)
     ServeHandle("http://127.0.0.1:8000/v1", "app", ("m",), keep_serving=True).shutdown()
+    assert deleted == []
+    ServeHandle("http://127.0.0.1:8000/v1", "app", ("m",)).shutdown()
+    assert deleted == ["app"]
 
 
 def test_runner_needs_the_base_url_from_the_driver() -> None:
@@ -398,55 +408,3 @@ def test_the_driver_waits_until_every_model_is_listed(monkeypatch: pytest.Monkey
         vllm_backend._wait_for_models(srv.url, ("tiny",), time.monotonic() + 5, o)
         with pytest.raises(ServeError, match=r"/models still lacks other after"):
             vllm_backend._wait_for_models(srv.url, ("tiny", "other"), time.monotonic() + 0.1, o)
-
-
-# ---- the driver's sizing of the runner pool once the models are served ---------------------
-
-
-@pytest.mark.integration
-def test_runner_pool_fits_the_cpus_serving_leaves(
-    ray_local: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
-) -> None:
-    """Serve's replicas hold logical CPUs of their own; the driver sizes the runner pool from
-    the CPUs left after deploying, so every runner starts and the sweep finishes."""
-    import ray
-
-    from analysis import load
-    from sweep.cli import main
-
-    @ray.remote(num_cpus=3)
-    class Replica:  # stands in for an LLM replica holding CPUs
-        def ping(self) -> bool:
-            return True
-
-    seen: dict[str, Any] = {}
-
-    class Serving:
-        def __init__(self, base_url: str, models: tuple[str, ...]):
-            self.base_url, self.models = base_url, models
-
-        def shutdown(self) -> None:
-            ray.kill(seen.pop("replica"))
-
-    def fake_serve(models: Any, options: Any) -> Serving:
-        seen["replica"] = Replica.remote()  # type: ignore[attr-defined]
-        ray.get(seen["replica"].ping.remote())
-        seen["free_cpus"] = ray.available_resources().get("CPU", 0.0)
-        return Serving(srv.url, tuple(m.name for m in models))
-
-    def spy_runner_options(options: Any, handle: Any, n_runners: int = 1) -> dict[str, Any]:
-        seen["n_runners"] = n_runners
-        return runner_options(options, handle, n_runners)
-
-    monkeypatch.setattr(vllm_backend, "serve_models", fake_serve)
-    monkeypatch.setattr(vllm_backend, "runner_options", spy_runner_options)
-    res = str(tmp_path / "r")
-    with FakeOpenAIServer() as srv:
-        rc = main(
-            ["launch", "backend=vllm", "sweep.limit=3", f"results_dir={res}", "--no-progress"]
-        )
-    assert rc == 0, capsys.readouterr().out
-    assert "replica" not in seen  # the driver stopped serving at the end
-    assert 1 <= seen["n_runners"] == int(seen["free_cpus"]) < int(ray.cluster_resources()["CPU"])
-    runs = load(res).runs.collect()
-    assert runs.height == 3 and set(runs["status"]) == {"ok"}

@@ -1,5 +1,5 @@
-"""Protocol-specific behaviour (PROTOCOLS.md section 3), shocks, memory, the ``protocols`` preset
-and ``orgsweep show``.
+"""Protocol-specific behaviour (docs/design/protocols.md section 3), shocks, memory, the
+``protocols`` preset and ``orgsweep show``.
 
 Mechanics are checked with a scripted backend whose replies are fixed per (agent, round), so the
 expected strengths, lineages and deliverables can be worked out by hand.

@@ -1,4 +1,4 @@
-"""The protocol contract (PROTOCOLS.md sections 2-4), parametrised over ``PROTOCOLS``.
+"""The protocol contract (docs/design/protocols.md sections 2-4), parametrised over ``PROTOCOLS``.
 
 Registering a ninth protocol runs it through every test here; the tests that need the spec's
 word for it (call/round table, visibility) fail until that word is added to ``SPEC`` and
@@ -59,7 +59,7 @@ def params_of(name: str) -> Any:
     return make_params(name, {})
 
 
-# ---- the spec's table (PROTOCOLS.md section 3), written out independently of the registry -----
+# ---- the table of docs/design/protocols.md section 3, written out apart from the registry ----
 
 
 def _waves(n: int, g: int) -> list[int]:

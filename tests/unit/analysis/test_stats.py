@@ -148,7 +148,8 @@ def test_wilcoxon_paired_all_zero_differences_is_nan() -> None:
 
 
 def test_cohens_d_paper_l1_vs_l4() -> None:
-    # PAPER.md §9.2: L1 0.986 +- 0.011 vs L4 0.614 +- 0.020 gives d = 23.0 (average variance).
+    # docs/design/paper.md section 9.2: L1 0.986 +- 0.011 vs L4 0.614 +- 0.020 gives d = 23.0
+    # (average variance).
     l1 = 0.986 + 0.011 * _standardised(40, seed=2)
     l4 = 0.614 + 0.020 * _standardised(40, seed=3)
     assert l1.std(ddof=1) == pytest.approx(0.011, rel=1e-12)

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from sweep.config import build, compose
-from sweep.plan import plan, summary
+from sweep.plan import plan, plan_summary
 from sweep.spec import episode_id
 
 
@@ -37,7 +37,7 @@ def test_plan_is_pure_and_counts_the_grid(smoke) -> None:
     )
     assert len(p1.specs) == expected >= 20
     assert len(set(p1.ids)) == len(p1.ids)
-    s = summary(p1)
+    s = plan_summary(p1)
     assert s["total_runs"] == expected
     assert set(s["by_protocol"]) == {"coordinator", "sequential", "broadcast", "shared"}
 
