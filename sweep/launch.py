@@ -50,11 +50,13 @@ def pending(
     specs: Sequence[EpisodeSpec], committed: Mapping[str, Committed], *, retry_failed: bool = False
 ) -> Work:
     """Planned minus committed: each episode to run with its next attempt number. Failed
-    episodes run again only with ``retry_failed``."""
+    episodes run again only with ``retry_failed``; damaged ones (rows lost with a part file)
+    always."""
     return [
         (s, committed[s.episode_id].attempt + 1 if s.episode_id in committed else 1)
         for s in specs
         if s.episode_id not in committed
+        or committed[s.episode_id].status == "damaged"
         or (retry_failed and committed[s.episode_id].status == "failed")
     ]
 
@@ -102,6 +104,11 @@ def _launch_holding_lease(
     from sweep.results.store import BufferedWriter
 
     committed = store.committed()
+    if damaged := sum(c.status == "damaged" for c in committed.values()):
+        say(
+            f"warning: {damaged} committed episode(s) lost rows with a damaged or missing part "
+            "file (see the warnings above); they are re-run"
+        )
     resolved = OmegaConf.to_container(cfg, resolve=True)
     stored = read_manifest(store, required=False)
     check_config_change(

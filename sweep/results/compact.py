@@ -8,11 +8,13 @@ readers skip the old parts from the moment it exists (``sweep.results.store``), 
 compaction finishes what an interrupted one left. The CLI holds the writer lease
 (``sweep.lease``) while it compacts, so no other writer runs meanwhile: the ``.tmp`` files it
 finds are leftovers of a crashed writer (a SIGKILL or a full disk mid-write) and are removed
-(``Compacted.leftovers``).
+(``Compacted.leftovers``). Readers never crash on a concurrent compaction: the parts it merged
+stay on disk, unlisted, for ``GRACE_S`` and are deleted by the first compaction after that.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -20,6 +22,10 @@ import pyarrow.fs as pafs
 
 from sweep.results.schema import TABLES
 from sweep.results.store import REPLACES, ResultStore
+
+# Replaced parts stay on disk this long after a merge, for readers that listed them before the
+# merged part appeared (a lazy scan is read when collected, possibly minutes later).
+GRACE_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -40,11 +46,18 @@ def remove_leftovers(store: ResultStore, table: str) -> int:
     return len(tmp)
 
 
-def finish_interrupted(store: ResultStore, table: str) -> None:
-    """Complete what an interrupted compaction of ``table`` left: delete the parts a merged
-    part replaces, or forget a merge whose part never appeared."""
+def finish_interrupted(store: ResultStore, table: str, grace_s: float = 0.0) -> None:
+    """Complete what an earlier compaction of ``table`` left: delete the parts a merged part
+    replaces once its ``.replaces`` list is ``grace_s`` old (readers that listed the old parts
+    before the merged part appeared may still be reading them), or forget a merge whose part
+    never appeared (a crash before it was moved into place)."""
+    now = time.time()
     for merged, names in store.merges(table):
         if store.fs.get_file_info(merged).type == pafs.FileType.File:
+            info = store.fs.get_file_info(merged + REPLACES)
+            age = now - info.mtime.timestamp() if info.mtime is not None else float("inf")
+            if age < grace_s:
+                continue
             for name in names:
                 path = store.path(table, name)
                 if store.fs.get_file_info(path).type == pafs.FileType.File:
@@ -52,10 +65,13 @@ def finish_interrupted(store: ResultStore, table: str) -> None:
         store.fs.delete_file(merged + REPLACES)
 
 
-def compact(store: ResultStore, min_parts: int = 2) -> list[Compacted]:
+def compact(store: ResultStore, min_parts: int = 2, grace_s: float = GRACE_S) -> list[Compacted]:
+    """Merge each table's readable parts into one. The parts merged are deleted by the first
+    compaction at least ``grace_s`` later (0: now), so a reader listing files meanwhile never
+    finds one gone; until then they are on disk but no longer listed (module docstring)."""
     out = []
     for table in TABLES:
-        finish_interrupted(store, table)
+        finish_interrupted(store, table, grace_s)
         leftovers = remove_leftovers(store, table)
         parts = store.parts(table)
         readable, tables = [], []
@@ -68,10 +84,9 @@ def compact(store: ResultStore, min_parts: int = 2) -> list[Compacted]:
             out.append(Compacted(table, len(parts), len(parts), rows, leftovers))
             continue
         merged = pa.concat_tables(tables)
-        new = store.write_part(table, merged, replaces=readable)
-        for path in readable:
-            store.fs.delete_file(path)
-        store.fs.delete_file(f"{new}{REPLACES}")
+        store.write_part(table, merged, replaces=readable)
+        if grace_s <= 0:
+            finish_interrupted(store, table)
         after = len(parts) - len(readable) + 1
         out.append(Compacted(table, len(parts), after, merged.num_rows, leftovers))
     return out

@@ -15,6 +15,7 @@ import polars as pl
 from sweep.errors import UserError
 from sweep.results.scores import latest_scores, with_score_set
 from sweep.results.store import PLAN, ResultStore
+from sweep.results.verify import incomplete, warn_incomplete
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ def load(
     (``planned_ids``), leaving out those a result-affecting config change made stale;
     ``False`` keeps every committed one."""
     store = ResultStore(results_dir)
+    warn_incomplete(incomplete(store), store.uri)  # until the next launch re-runs them
     runs = store.scan("runs")
     if plan_only is not False:
         ids = planned_ids(store, required=plan_only is True)

@@ -80,6 +80,8 @@ RUNS = pa.schema(
         ("backend", pa.string()),
         ("node", pa.string()),  # Ray node that ran the episode
         ("finished_at", pa.timestamp("ms", tz="UTC")),
+        ("n_agent_rows", pa.int32()),  # agents rows its commit wrote for this step (verify.py)
+        ("n_transcript_rows", pa.int32()),  # transcripts rows likewise
     ]
 )
 

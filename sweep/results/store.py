@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 import uuid
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 from sweep.errors import UserError
 from sweep.results.schema import TABLES, WRITE_ORDER
+from sweep.results.verify import COUNTED, incomplete, stamp_counts
 
 MANIFEST = "sweep.yaml"
 REPLACES = ".replaces"  # suffix of a merged part's list of the parts it replaces
@@ -126,6 +127,7 @@ class ResultStore:
         """Commit buffered rows: every other table first, ``runs`` last. Every row gets the
         commit's ``batch`` id, which ties an attempt's rows together. Returns the id."""
         batch = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
+        stamp_counts(batches)  # each runs row says how many rows the other tables must hold
         for table in WRITE_ORDER:
             rows = batches.get(table, [])
             for r in rows:
@@ -200,15 +202,15 @@ class ResultStore:
         schema = TABLES[table]
         if columns:
             schema = pa.schema([schema.field(c) for c in columns])
-        parts = self.parts(table)
-        if not parts:
-            return schema.empty_table()
         if isinstance(self.fs, pafs.LocalFileSystem):
             try:
-                frame = pl.scan_parquet(parts).select(schema.names).collect()
+                frame = self.scan(table).select(schema.names).collect()
                 return frame.to_arrow().cast(schema)
             except (OSError, pa.ArrowException, pl.exceptions.PolarsError):
                 pass  # read part by part below, to find and skip the bad ones
+        parts = self.parts(table)
+        if not parts:
+            return schema.empty_table()
         with ThreadPoolExecutor(max_workers=min(16, len(parts))) as pool:
             read = list(pool.map(lambda p: self.read_part(p, schema), parts))
         tables = [t for t in read if t is not None]
@@ -222,36 +224,60 @@ class ResultStore:
         footer reads; elsewhere the parts are read (``read_table``)."""
         schema = TABLES[table]
         if isinstance(self.fs, pafs.LocalFileSystem):
-            good = [p for p in self.parts(table) if self._footer_reads(p)]
+            expected = polars_schema(table)
+            good = [p for p in self.parts(table) if self._part_fits(p, table, expected)]
             arrow = schema.empty_table()
             if good:
-                return pl.scan_parquet(good)
+                # Parts written before a column existed read it as null; a part's columns that
+                # the schema does not know are left out (foreign parts are skipped above).
+                return pl.scan_parquet(
+                    good, schema=expected, missing_columns="insert", extra_columns="ignore"
+                )
         else:
             arrow = self.read_table(table).cast(schema)
         frame = pl.from_arrow(arrow)
         assert isinstance(frame, pl.DataFrame)
         return frame.lazy()
 
-    def _footer_reads(self, path: str) -> bool:
+    def _part_fits(self, path: str, table: str, expected: pl.Schema) -> bool:
+        """The part's footer reads and its columns are ``table``'s (a foreign or mismatched
+        file is skipped with a warning naming it)."""
         try:
-            pl.read_parquet_schema(path)
-            return True
+            found = pl.read_parquet_schema(path)
         except Exception as e:  # Polars raises several types for a damaged file
             _warn_unreadable(path, e)
             return False
+        if problem := _mismatch(found, expected, table):
+            _warn_foreign(path, problem)
+            return False
+        return True
 
     def read_part(self, path: str, schema: pa.Schema) -> pa.Table | None:
         """One part's rows as ``schema``, or None (with a warning) if it cannot be read so."""
         try:
-            t = pq.read_table(path, filesystem=self.fs, columns=schema.names)
-            return t.select(schema.names).cast(schema)
+            t = pq.read_table(path, filesystem=self.fs)
         except (OSError, pa.ArrowException) as e:
             _warn_unreadable(path, e)
             return None
+        table = next((k for k, v in TABLES.items() if set(schema.names) <= set(v.names)), "")
+        found = pl.from_arrow(t.schema.empty_table())
+        assert isinstance(found, pl.DataFrame)
+        expected = pl.from_arrow(schema.empty_table())
+        assert isinstance(expected, pl.DataFrame)
+        if problem := _mismatch(found.schema, expected.schema, table, subset=True):
+            _warn_foreign(path, problem)
+            return None
+        for name in schema.names:  # columns added after the part was written: null
+            if name not in t.column_names:
+                t = t.append_column(name, pa.nulls(t.num_rows, schema.field(name).type))
+        return t.select(schema.names).cast(schema)
 
     def committed(self) -> dict[str, Committed]:
-        """episode_id -> its latest committed attempt (an ok attempt wins over a failed one)."""
-        t = self.read_table("runs", ["episode_id", "attempt", "status"])
+        """episode_id -> its latest committed attempt (an ok attempt wins over a failed one).
+        An episode whose latest commit has rows missing in another table (a damaged or lost
+        part: ``sweep.results.verify``) is ``damaged``; the next launch re-runs it."""
+        cols = ["episode_id", "attempt", "batch", "step", "status", *COUNTED.values()]
+        t = self.read_table("runs", cols)
         out: dict[str, Committed] = {}
         for eid, attempt, status in zip(
             t.column("episode_id").to_pylist(),
@@ -262,7 +288,44 @@ class ResultStore:
             cur = out.get(eid)
             if cur is None or (attempt, status == "ok") > (cur.attempt, cur.status == "ok"):
                 out[eid] = Committed(status, attempt)
+        runs = pl.from_arrow(t)
+        assert isinstance(runs, pl.DataFrame)
+        short = incomplete(self, runs)
+        for eid, attempt in short.select("episode_id", "attempt").unique().iter_rows():
+            if out[eid].attempt == attempt:
+                out[eid] = Committed("damaged", attempt)
         return out
+
+
+def polars_schema(table: str) -> pl.Schema:
+    """``table``'s columns as Polars dtypes."""
+    frame = pl.from_arrow(TABLES[table].empty_table())
+    assert isinstance(frame, pl.DataFrame)
+    return frame.schema
+
+
+def _mismatch(
+    found: Mapping[str, Any], expected: pl.Schema, table: str, subset: bool = False
+) -> str:
+    """Why a part with columns ``found`` is not a part of ``table`` ("" when it is one): it
+    lacks the key columns, or a column has another type. ``subset``: ``expected`` is a
+    selection of the table's columns."""
+    keys = [k for k in ("episode_id", "attempt", "batch") if k in expected or not subset]
+    if missing := [k for k in keys if k not in found]:
+        return f"not an orgsweep {table} part: no column {', '.join(missing)}"
+    for name, dtype in found.items():
+        want = expected.get(name)
+        if want is not None and want != dtype:
+            return f"column {name} is {dtype}, a {table} part stores {want}"
+    return ""
+
+
+def _warn_foreign(path: str, problem: str) -> None:
+    warnings.warn(
+        f"skipping part file {path}: {problem}; move it out of the results directory",
+        StoreWarning,
+        stacklevel=3,
+    )
 
 
 def _warn_unreadable(path: str, error: Exception) -> None:

@@ -130,7 +130,7 @@ def test_compaction_keeps_every_row_once(tmp_path: Path) -> None:
     _three_commits(store)
     before = _counts(store.uri)
     assert before == (3, 6) and len(store.parts("agents")) == 3
-    done = {c.table: c for c in compact(store)}
+    done = {c.table: c for c in compact(store, grace_s=0)}
     assert (done["agents"].parts_before, done["agents"].parts_after, done["agents"].rows) == (
         3,
         1,
@@ -153,7 +153,7 @@ def test_a_crash_after_the_merged_part_appears_reads_each_row_once(tmp_path: Pat
     assert store.parts("agents") == [merged]  # the old parts still exist, unlisted
     assert all(Path(p).exists() for p in old)
     assert _counts(store.uri) == (3, 6)
-    compact(store)
+    compact(store, grace_s=0)
     assert not any(Path(p).exists() for p in old)
     assert _counts(store.uri) == (3, 6)
     assert not list((tmp_path / "r").rglob("*.replaces"))
@@ -171,7 +171,7 @@ def test_a_crash_before_the_merged_part_appears_keeps_the_old_parts(tmp_path: Pa
     )
     assert store.parts("agents") == old and not Path(ghost).exists()
     assert _counts(store.uri) == (3, 6)
-    compact(store)
+    compact(store, grace_s=0)
     assert _counts(store.uri) == (3, 6) and len(store.parts("agents")) == 1
     assert not list((tmp_path / "r").rglob("*.replaces"))
 
