@@ -273,7 +273,28 @@ def rescore(args: argparse.Namespace) -> int:
         f"rebuilt plan, {r.infra_failed} left for a rerun; {r.seconds:.1f} s"
     )
     con.print(f"read it with: analysis.load({args.results_dir!r}, score_set={r.score_set!r})")
+    from sweep.judge_cmds import rescore_headline
+
+    con.print(rescore_headline(args.results_dir, r.score_set))
     return 0
+
+
+def agree(args: argparse.Namespace) -> int:
+    from sweep.judge_cmds import agree_cmd
+
+    return agree_cmd(args.results_dir, args.set_a, args.set_b, args.json, args.resamples)
+
+
+def probe(args: argparse.Namespace) -> int:
+    from sweep.judge_cmds import probe_cmd
+
+    return probe_cmd(args.results_dir, args.kind, args.sample, args.overrides, args.concurrency)
+
+
+def scores(args: argparse.Namespace) -> int:
+    from sweep.judge_cmds import scores_cmd
+
+    return scores_cmd(args)
 
 
 def report(args: argparse.Namespace) -> int:

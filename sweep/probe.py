@@ -1,0 +1,178 @@
+"""``orgsweep probe RESULTS_DIR --kind KIND [--sample K] [judge overrides]``: a bias probe.
+
+A stratified sample of K stored deliverables (round robin over protocol x N x level, in a
+seeded order) is judged twice by the same judge through ``sweep.rescore``'s machinery (resumable,
+atomic, any backend): unchanged, into the score set ``probe-base-<judge>-<rubric>`` (shared by
+every kind), and after the ``agents.probes`` transform, into ``probe-<kind>-<judge>-<rubric>``.
+Both are ordinary score sets (``orgsweep query``, ``orgsweep agree``). The change of each
+dimension and of Q (probe - base) gets a 95% CI from a bootstrap over tasks; the verdict rules
+and the tolerance are in docs/design/judge-reliability.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from agents.probes import PROBES
+from analysis.agreement import DIMENSIONS, paired, task_bootstrap
+from analysis.schema import SCORE_KEY
+from sweep.config import build, compose
+from sweep.errors import UserError
+from sweep.rescore import Job, Report, _manifest, rescore
+from sweep.store import ResultStore
+
+TOLERANCE = 1 / 16  # one rubric point on one of Q's four dimensions
+INVARIANT = ("pad", "shuffle", "anonymise")
+
+
+@dataclass(frozen=True)
+class Change:
+    on: str  # a dimension or "Q"
+    mean: float  # probe - base
+    lo: float
+    hi: float
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    kind: str
+    score_set: str
+    baseline: str
+    n: int
+    tasks: int
+    changes: tuple[Change, ...]
+    verdict: str  # pass | fail | inconclusive
+    rule: str
+    sim: bool
+    judged: int  # judge calls made by this invocation (base + probe)
+    warnings: tuple[str, ...] = ()  # self-judging warnings of the probe's judge
+
+    def get(self, on: str) -> Change:
+        return next(c for c in self.changes if c.on == on)
+
+
+def probe(
+    results_dir: str,
+    kind: str,
+    *,
+    sample: int = 100,
+    overrides: Sequence[str] = (),
+    seed: int = 0,
+    resamples: int = 1000,
+    concurrency: int = 32,
+) -> ProbeResult:
+    if kind not in PROBES:
+        raise UserError(f"--kind {kind!r} is not a probe; valid: {', '.join(PROBES)}")
+    if sample < 1:
+        raise UserError(f"--sample {sample} must be at least 1")
+    store = ResultStore(results_dir)
+    stored = [
+        o for o in _manifest(store).get("overrides") or [] if not o.startswith("results_dir=")
+    ]
+    typed, warns = build(compose([*stored, *overrides, f"results_dir={results_dir}"]))
+    spec = typed.judge
+    suffix = f"{spec.model.name}-{spec.rubric_version}"
+    keys = sample_keys(results_dir, sample, seed)
+    transform = PROBES[kind]
+
+    def select(jobs: list[Job]) -> list[Job]:
+        return [j for j in jobs if j.key in keys]
+
+    def change(jobs: list[Job]) -> list[Job]:
+        return [
+            dataclasses.replace(j, deliverable=transform(j.deliverable, j.seed))
+            for j in select(jobs)
+        ]
+
+    base, made = f"probe-base-{suffix}", f"probe-{kind}-{suffix}"
+    r1 = rescore(results_dir, overrides, name=base, concurrency=concurrency, prepare=select)
+    r2 = rescore(results_dir, overrides, name=made, concurrency=concurrency, prepare=change)
+    result = _compare(results_dir, kind, base, made, keys, resamples, seed, [r1, r2])
+    return dataclasses.replace(result, warnings=tuple(w for w in warns if "judge" in w))
+
+
+def sample_keys(results_dir: str, k: int, seed: int = 0) -> set[tuple[object, ...]]:
+    """K run steps, round robin over the strata protocol x n_agents x level in a seeded order."""
+    from analysis.results import load
+
+    strata = ["protocol", "n_agents", "level"]
+    runs = load(results_dir).runs.select(*SCORE_KEY, *strata).collect()
+    order = runs.with_columns(
+        pl.struct(*SCORE_KEY).hash(seed).alias("_h"), pl.struct(*strata).hash(seed).alias("_s")
+    ).with_columns(pl.col("_h").rank("ordinal").over(strata).alias("_r"))
+    picked = order.sort("_r", "_s").head(k)
+    return {tuple(r) for r in picked.select(SCORE_KEY).iter_rows()}
+
+
+def _compare(
+    results_dir: str,
+    kind: str,
+    base: str,
+    made: str,
+    keys: set[tuple[object, ...]],
+    resamples: int,
+    seed: int,
+    reports: list[Report],
+) -> ProbeResult:
+    from analysis.results import load
+
+    pairs = paired(load(results_dir, score_set=base).runs, load(results_dir, score_set=made).runs)
+    in_sample = pl.DataFrame([list(k) for k in keys], schema=list(SCORE_KEY), orient="row")
+    pairs = pairs.join(in_sample, on=list(SCORE_KEY), how="semi", nulls_equal=True)
+    both = pairs.filter(
+        pl.col("scored_a") & pl.col("scored_b") & ~pl.col("failed_a") & ~pl.col("failed_b")
+    )
+    if both.is_empty():
+        raise UserError(f"probe {kind!r}: no sampled run step was scored in both {base} and {made}")
+    point = _diffs(both)
+    cis = task_bootstrap(both, _diffs, resamples, seed)
+    changes = tuple(Change(on, v, *cis[on, ""]) for (on, _), v in point.items())
+    verdict, rule = verdict_of(kind, {c.on: c for c in changes})
+    return ProbeResult(
+        kind,
+        made,
+        base,
+        both.height,
+        both["task_id"].n_unique(),
+        changes,
+        verdict,
+        rule,
+        bool(both["sim"].any()),
+        sum(r.scored for r in reports),
+    )
+
+
+def _diffs(f: pl.DataFrame) -> dict[tuple[str, str], float]:
+    out = {(d, ""): float(np.mean(f[f"{d}_b"] - f[f"{d}_a"])) for d in DIMENSIONS}
+    out["Q", ""] = float(np.mean(f["quality_b"] - f["quality_a"]))
+    return out
+
+
+def verdict_of(kind: str, c: dict[str, Change]) -> tuple[str, str]:
+    """(pass | fail | inconclusive, the rule) of one probe's changes."""
+    q, tol = c["Q"], TOLERANCE
+    if kind in INVARIANT:
+        rule = f"|dQ| < {tol:.4f} with its 95% CI inside +/-{tol:.4f}"
+        if abs(q.mean) >= tol:
+            return "fail", rule
+        return ("pass" if -tol < q.lo and q.hi < tol else "inconclusive"), rule
+    if kind == "duplicate":
+        rule = f"repetition earns nothing: dQ's 95% CI below +{tol:.4f}"
+        if q.mean >= tol:
+            return "fail", rule
+        return ("pass" if q.hi < tol else "inconclusive"), rule
+    comp = c["completeness"]
+    rule = "completeness must drop: its 95% CI below 0"
+    if comp.mean >= 0:
+        return "fail", rule
+    return ("pass" if comp.hi < 0 else "inconclusive"), rule
+
+
+def table_rows(r: ProbeResult) -> list[list[str]]:
+    """[on, change, 95% CI] rows."""
+    return [[c.on, f"{c.mean:+.3f}", f"[{c.lo:+.3f}, {c.hi:+.3f}]"] for c in r.changes]
