@@ -15,7 +15,6 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import polars as pl
 
 from agents.probes import PROBES
@@ -23,10 +22,12 @@ from analysis.agreement import DIMENSIONS, paired, task_bootstrap
 from analysis.schema import SCORE_KEY
 from sweep.config import build, compose
 from sweep.errors import UserError
-from sweep.rescore import Job, Report, _manifest, rescore
+from sweep.rescore import Job, _manifest, rescore
 from sweep.store import ResultStore
 
-TOLERANCE = 1 / 16  # one rubric point on one of Q's four dimensions
+# Half the smallest change one judgement can make in Q (one rubric point = 1/16): a probe passes
+# when fewer than one deliverable in two gains or loses a point on average (see the design doc).
+TOLERANCE = 1 / 32
 INVARIANT = ("pad", "shuffle", "anonymise")
 
 
@@ -92,8 +93,10 @@ def probe(
     base, made = f"probe-base-{suffix}", f"probe-{kind}-{suffix}"
     r1 = rescore(results_dir, overrides, name=base, concurrency=concurrency, prepare=select)
     r2 = rescore(results_dir, overrides, name=made, concurrency=concurrency, prepare=change)
-    result = _compare(results_dir, kind, base, made, keys, resamples, seed, [r1, r2])
-    return dataclasses.replace(result, warnings=tuple(w for w in warns if "judge" in w))
+    result = compare(results_dir, kind, base, made, keys, resamples=resamples, seed=seed)
+    return dataclasses.replace(
+        result, judged=r1.scored + r2.scored, warnings=tuple(w for w in warns if "judge" in w)
+    )
 
 
 def sample_keys(results_dir: str, k: int, seed: int = 0) -> set[tuple[object, ...]]:
@@ -109,21 +112,23 @@ def sample_keys(results_dir: str, k: int, seed: int = 0) -> set[tuple[object, ..
     return {tuple(r) for r in picked.select(SCORE_KEY).iter_rows()}
 
 
-def _compare(
+def compare(
     results_dir: str,
     kind: str,
     base: str,
     made: str,
-    keys: set[tuple[object, ...]],
-    resamples: int,
-    seed: int,
-    reports: list[Report],
+    keys: set[tuple[object, ...]] | None = None,
+    *,
+    resamples: int = 1000,
+    seed: int = 0,
 ) -> ProbeResult:
+    """Probe set ``made`` against its base set on the steps both scored (within ``keys``)."""
     from analysis.results import load
 
     pairs = paired(load(results_dir, score_set=base).runs, load(results_dir, score_set=made).runs)
-    in_sample = pl.DataFrame([list(k) for k in keys], schema=list(SCORE_KEY), orient="row")
-    pairs = pairs.join(in_sample, on=list(SCORE_KEY), how="semi", nulls_equal=True)
+    if keys is not None:
+        in_sample = pl.DataFrame([list(k) for k in keys], schema=list(SCORE_KEY), orient="row")
+        pairs = pairs.join(in_sample, on=list(SCORE_KEY), how="semi", nulls_equal=True)
     both = pairs.filter(
         pl.col("scored_a") & pl.col("scored_b") & ~pl.col("failed_a") & ~pl.col("failed_b")
     )
@@ -143,13 +148,16 @@ def _compare(
         verdict,
         rule,
         bool(both["sim"].any()),
-        sum(r.scored for r in reports),
+        0,
     )
 
 
 def _diffs(f: pl.DataFrame) -> dict[tuple[str, str], float]:
-    out = {(d, ""): float(np.mean(f[f"{d}_b"] - f[f"{d}_a"])) for d in DIMENSIONS}
-    out["Q", ""] = float(np.mean(f["quality_b"] - f["quality_a"]))
+    def mean_change(c: str) -> float:
+        return float((f[f"{c}_b"].cast(pl.Float64) - f[f"{c}_a"].cast(pl.Float64)).mean())  # type: ignore[arg-type]
+
+    out = {(d, ""): mean_change(d) for d in DIMENSIONS}
+    out["Q", ""] = mean_change("quality")
     return out
 
 
