@@ -16,7 +16,7 @@ class SimJudgeProfile:
 
     noise: float = 0.0  # sd of a normal error added to each dimension before rounding, points
     leniency: float = 0.0  # constant shift of every dimension, points (negative: strict)
-    length_sensitivity: float = 0.0  # points per doubling of the deliverable beyond 2,000 chars
+    length_sensitivity: float = 0.0  # points per doubling of the deliverable beyond 1,000 chars
     position_sensitivity: float = 0.0  # 0..1: chance the last contribution is skimmed past
 
 

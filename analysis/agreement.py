@@ -189,7 +189,9 @@ def agreement(
     pairs: pl.DataFrame, set_a: str, set_b: str, *, resamples: int = 1000, seed: int = 0
 ) -> Agreement:
     """Coefficients of a paired frame (``paired``) with their task-bootstrap CIs."""
-    both = pairs.filter(~pl.col("failed_a") & ~pl.col("failed_b") & pl.col("scored_b"))
+    both = pairs.filter(
+        pl.col("scored_a") & pl.col("scored_b") & ~pl.col("failed_a") & ~pl.col("failed_b")
+    )
     if both.is_empty():
         raise UserError(
             f"score sets {set_a!r} and {set_b!r} have no run step both scored without failure; "

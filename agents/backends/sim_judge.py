@@ -6,7 +6,7 @@ measurement-error model, not a description of any real judge:
 
 - ``position_sensitivity``: contribution i of n (0-based) is skimmed past, its requirement tags
   unseen, with chance ``position_sensitivity * i / (n - 1)`` (the first is always read);
-- ``leniency`` + ``length_sensitivity * max(0, log2(chars / 2000))`` + N(0, ``noise``) is
+- ``leniency`` + ``length_sensitivity * max(0, log2(chars / 1000))`` + N(0, ``noise``) is
   added to every dimension before rounding to the rubric's 1..4.
 
 All zero draws nothing and changes nothing: the rule-based judge of ``sim.py`` as it was.
@@ -19,7 +19,7 @@ import random
 
 from agents.models import SimJudgeProfile
 
-REFERENCE_CHARS = 2000
+REFERENCE_CHARS = 1000
 
 
 def skimmed(parts: list[str], prof: SimJudgeProfile, rng: random.Random) -> list[str]:

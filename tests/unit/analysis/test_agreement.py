@@ -100,8 +100,9 @@ def test_agreement_matches_the_libraries_and_counts_what_it_leaves_out() -> None
     bad = f.head(3).with_columns(
         failed_b=pl.Series([True, False, False]), scored_b=pl.Series([True, False, False])
     )
-    ag = agreement(pl.concat([f, bad]), "a", "b", resamples=50)
-    assert (ag.n, ag.tasks, ag.left_out_failed, ag.left_out_unscored) == (120, 30, 1, 2)
+    unscored_a = f.head(1).with_columns(scored_a=False, accuracy_a=None)  # human sets: a sample
+    ag = agreement(pl.concat([f, bad, unscored_a]), "a", "b", resamples=50)
+    assert (ag.n, ag.tasks, ag.left_out_failed, ag.left_out_unscored) == (120, 30, 1, 3)
     a = np.concatenate([f[f"{d}_a"].to_numpy() for d in DIMENSIONS])
     b = np.concatenate([f[f"{d}_b"].to_numpy() for d in DIMENSIONS])
     pooled = krippendorff.alpha(reliability_data=[a, b], level_of_measurement="ordinal")

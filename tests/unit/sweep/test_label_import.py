@@ -35,7 +35,13 @@ def store_dir(tmp_path: Path) -> str:
                 "backend": "sim",
                 "score_set": "default",
                 "judge_failed": False,
-                **dict(zip(["accuracy", "completeness", "coherence", "actionability"], s)),
+                **dict(
+                    zip(
+                        ["accuracy", "completeness", "coherence", "actionability"],
+                        s[:4],
+                        strict=True,
+                    )
+                ),
                 "mission_score": s[4],
                 "quality": sum(s[:4]) / 16,
                 "mission_relevance": s[4] / 4,
