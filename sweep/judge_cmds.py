@@ -51,7 +51,7 @@ def rescore_headline(results_dir: str, score_set: str) -> str:
     from sweep.errors import UserError
 
     try:
-        return headline(agree(results_dir, "default", score_set, resamples=200))
+        return headline(agree(results_dir, "default", score_set, resamples=100))
     except UserError as e:
         return f"no agreement figure: {e}"
 
