@@ -10,6 +10,17 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class SimJudgeProfile:
+    """How the synthetic backend plays this model as the JUDGE (agents/backends/sim_judge.py).
+    Synthetic, never evidence about the model; all zero = the rule-based sim judge unchanged."""
+
+    noise: float = 0.0  # sd of a normal error added to each dimension before rounding, points
+    leniency: float = 0.0  # constant shift of every dimension, points (negative: strict)
+    length_sensitivity: float = 0.0  # points per doubling of the deliverable beyond 1,000 chars
+    position_sensitivity: float = 0.0  # 0..1: chance the last contribution is skimmed past
+
+
+@dataclass(frozen=True)
 class SimProfile:
     """How the synthetic backend plays this model (docs/design/sim.md). Never evidence about the
     model."""
@@ -18,6 +29,7 @@ class SimProfile:
     verbosity: float = 1.0  # multiplies contribution length
     abstention: float = 0.5  # 0..1: calibration of "nothing useful left -> abstain"
     tokens_per_s: float = 50.0  # for simulated latency in benchmarks only
+    judge: SimJudgeProfile = SimJudgeProfile()
 
 
 @dataclass(frozen=True)
@@ -25,6 +37,8 @@ class ModelSpec:
     name: str  # registry name, e.g. "qwen3_235b"
     hf_id: str  # Hugging Face id, or the gateway's model name for hosted models
     revision: str = "main"
+    family: str = ""  # model family (e.g. "qwen"): a judge of the agents' family self-prefers
+    provider: str = ""  # who trains / serves it (e.g. "alibaba")
     params_b: float = 0.0  # total parameters, billions
     active_params_b: float = 0.0  # active per token (MoE), billions
     tensor_parallel_size: int = 1

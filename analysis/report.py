@@ -23,6 +23,7 @@ from analysis import emergence as em
 from analysis import plots
 from analysis import tables as tb
 from analysis._render import Section, render_html, render_md, tests_table
+from analysis.judge_report import judge_sections
 from sweep.errors import UserError
 from sweep.results.manifest import MANIFEST, read_manifest
 from sweep.results.store import ResultStore, resolve
@@ -75,6 +76,7 @@ def report(
     sections, figures = _sections(
         runs.lazy(), rows.lazy(), statistics, _hosted(results_dir), models
     )
+    sections[-1:-1] = judge_sections(results_dir, res.scores)  # before Definitions
     timings["tables"] = time.perf_counter() - t
     t = time.perf_counter()
     images = {name: draw() for name, draw in figures.items()}

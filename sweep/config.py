@@ -15,11 +15,12 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from agents.backends import BACKENDS, check_options
-from agents.catalogue import ModelSpec, SimProfile
+from agents.catalogue import ModelSpec, SimJudgeProfile, SimProfile
 from agents.judge import JudgeSpec, spec_issues
 from agents.protocols import PROTOCOLS, make_params
 from agents.tasks import LEVELS
 from sweep.errors import ConfigError, UserError
+from sweep.self_judging import family_warnings
 from sweep.spec import SHOCK_KINDS, ShockSpec
 from sweep.task_source import TaskSource, build_source
 
@@ -139,7 +140,9 @@ def _model(name: str, d: Mapping[str, Any], problems: list[str]) -> ModelSpec | 
         )
         return None
     try:
-        sim = SimProfile(**dict(d.get("sim") or {}))
+        sim_raw = dict(d.get("sim") or {})
+        judge = SimJudgeProfile(**dict(sim_raw.pop("judge", None) or {}))
+        sim = SimProfile(**sim_raw, judge=judge)
         return ModelSpec(**{**d, "name": d.get("name", name), "sim": sim})
     except TypeError as e:
         problems.append(f"models.{name}: {e}")
@@ -182,6 +185,8 @@ def build(cfg: DictConfig) -> tuple[SweepConfig, list[str]]:
                 f"block {b.name!r}: judge model {judge_model.name!r} plays swapped-in agents "
                 "(swap_model shock)"
             )
+        if judge_model is not None:
+            warnings += family_warnings(judge_model, _judged(b, models))
     judge_problems, judge_warnings = spec_issues(judge_raw)
     problems += judge_problems
     warnings += judge_warnings
@@ -226,6 +231,17 @@ def build(cfg: DictConfig) -> tuple[SweepConfig, list[str]]:
         ),
         warnings,
     )
+
+
+def _judged(b: Block, models: Mapping[str, ModelSpec]) -> list[tuple[str, ModelSpec]]:
+    """The models a judge of block ``b`` judges: its agents' and swapped-in agents'."""
+    agents = [(f"block {b.name!r}: agent model", models[m]) for m in b.models]
+    swapped = [
+        (f"block {b.name!r}: swap_model shock model", s.model)
+        for s in b.shocks
+        if s is not None and s.model is not None
+    ]
+    return agents + swapped
 
 
 def _cluster(d: Mapping[str, Any], problems: list[str]) -> ClusterConfig:

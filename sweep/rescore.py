@@ -82,7 +82,9 @@ def rescore(
     concurrency: int = 32,
     flush_rows: int = 500,
     on_progress: Callable[[Report], None] = lambda r: None,
+    prepare: Callable[[list[Job]], list[Job]] | None = None,
 ) -> Report:
+    """``prepare`` (``analysis.probe``) may select and change the jobs before they are judged."""
     t0 = time.perf_counter()
     store = ResultStore(results_dir)
     stored = stored_config(results_dir)
@@ -97,6 +99,7 @@ def rescore(
     judge_id = episode_id(spec.identity())
     done = _existing(store, set_name, judge_id)
     jobs, unmatched = _jobs(store, original, done)
+    jobs = prepare(jobs) if prepare is not None else jobs
     report = Report(set_name, spec.model.name, already=len(done), unmatched=unmatched)
     if jobs:
         backend = make_backend(new.backend.name, dict(new.backend.options))

@@ -17,6 +17,7 @@ import re
 from typing import Any
 
 from agents.backends.chat import ChatRequest, ChatResponse, estimate_tokens
+from agents.backends.sim_judge import adjusted, skimmed
 from agents.backends.sim_read import Prompt, Req, read_prompt
 from agents.backends.sim_world import CORES, FILLER, GENERIC, NOUNS, QUALIFIERS, VERBS
 from agents.catalogue import SimProfile
@@ -60,7 +61,7 @@ def respond(request: ChatRequest, invalid_output_rate: float = 0.0) -> str:
     if not prompt.is_repair and rng.random() < invalid_output_rate:
         return '{"role": "Analyst", "participate": tru'  # truncated JSON
     if request.schema_name == "judge":
-        return json.dumps(judge_reply(request))
+        return json.dumps(judge_reply(request, rng))
     if request.schema_name == "coordinator_plan":
         return json.dumps(coordinator_reply(prompt, request.model.sim, rng))
     intention = request.schema_name == "intention"
@@ -251,9 +252,12 @@ def _band(x: float, cuts: tuple[float, float, float]) -> int:
     return 1 + sum(x >= c for c in cuts)
 
 
-def judge_reply(request: ChatRequest) -> dict[str, Any]:
+def judge_reply(request: ChatRequest, rng: random.Random | None = None) -> dict[str, Any]:
     """Score from what the deliverable shows: coverage, checked claims, duplication, actions,
-    mission references. Deterministic: the judge runs at temperature 0."""
+    mission references, then the judge model's synthetic profile (``sim_judge``). Deterministic:
+    the judge runs at temperature 0."""
+    prof = request.model.sim.judge
+    rng = rng or _rng(request)
     user = next(m.content for m in request.messages if m.role == "user")
     m = _DELIV.search(user)
     deliverable = m.group(2) if m else ""
@@ -261,7 +265,7 @@ def judge_reply(request: ChatRequest) -> dict[str, Any]:
     reqs = {int(i): kind for i, kind in _REQLINE.findall(task_part)}
     parts = [x for x in re.split(r"^### ", deliverable, flags=re.M) if x.strip()]
     per_req: dict[int, int] = {}
-    for part in parts:
+    for part in skimmed(parts, prof, rng):
         for r in {int(t) for t in _TAG.findall(part)} & set(reqs):
             per_req[r] = per_req.get(r, 0) + 1
     k = max(len(reqs), 1)
@@ -282,6 +286,7 @@ def judge_reply(request: ChatRequest) -> dict[str, Any]:
         "actionability": _band(action_cov, (0.4, 0.7, 0.95)),
         "mission_relevance": _band(mission, (0.2, 0.5, 0.75)) if parts else 1,
     }
+    scores = adjusted(scores, len(deliverable), prof, rng)
     why = (
         f"Covers {len(per_req)}/{len(reqs)} requirements; {checked} checked vs {assumed} "
         f"assumed claims; duplication {dup:.2f}."

@@ -30,6 +30,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "query": ("sweep.cli.query", "run"),
     "show": ("sweep.cli.show", "run"),
     "rescore": ("sweep.cli.rescore", "run"),
+    "agree": ("sweep.cli.judge", "agree"),
+    "probe": ("sweep.cli.judge", "probe"),
+    "scores": ("sweep.cli.judge", "scores"),
     "report": ("sweep.cli.report", "run"),
     "tasks": ("sweep.cli.tasks", "run"),
 }
@@ -93,6 +96,30 @@ def _parser() -> argparse.ArgumentParser:
     rescore.add_argument("--name", help="score set name (default: <judge model>-<rubric>)")
     rescore.add_argument("--concurrency", type=int, default=32, help="judge calls in flight")
     rescore.add_argument("--wait", action="store_true", help=WAIT_HELP)
+    agree = cmd("agree", "agreement between two score sets (kappa, alpha, ICC, task CIs)", False)
+    agree.add_argument("results_dir")
+    agree.add_argument("set_a", help="a score set; `default` is the launch's judge")
+    agree.add_argument("set_b")
+    agree.add_argument("--json", action="store_true", help="machine-readable result")
+    agree.add_argument("--resamples", type=int, default=1000, help="task-bootstrap resamples")
+    probe = cmd("probe", "bias probe: re-judge a sample after a controlled change", False)
+    probe.add_argument("results_dir")
+    probe.add_argument("overrides", nargs="*", help="the judge, e.g. judge.model=glm5")
+    probe.add_argument("--kind", required=True, help="pad, shuffle, anonymise, duplicate, truncate")
+    probe.add_argument("--sample", type=int, default=100, help="run steps to probe (stratified)")
+    probe.add_argument("--concurrency", type=int, default=32, help="judge calls in flight")
+    probe.add_argument("--wait", action="store_true", help=WAIT_HELP)
+    scores = cmd("scores", "human labels: import a score set, export a blinded sample", False)
+    sc = scores.add_subparsers(dest="scores_command", required=True, metavar="ACTION")
+    imp = sc.add_parser("import", help="a CSV/Parquet of labels into a score set")
+    imp.add_argument("results_dir")
+    imp.add_argument("file", help="columns: episode_id, step, the 5 dimensions, [rater]")
+    imp.add_argument("--name", required=True, help="score set name")
+    exp = sc.add_parser("export", help="a blinded, stratified sample to rate (.csv/.parquet)")
+    exp.add_argument("results_dir")
+    exp.add_argument("--out", required=True, help="FILE.csv or FILE.parquet")
+    exp.add_argument("--sample", type=int, default=50)
+    exp.add_argument("--seed", type=int, default=0)
     report = cmd("report", "write RESULTS_DIR/report/: the paper's tables, figures, stats", False)
     report.add_argument("results_dir")
     report.add_argument("--score-set", help="a score set from `orgsweep rescore` (default: inline)")

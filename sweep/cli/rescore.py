@@ -23,4 +23,7 @@ def run(args: argparse.Namespace) -> int:
         f"rebuilt plan, {r.infra_failed} left for a rerun; {r.seconds:.1f} s"
     )
     con.print(f"read it with: analysis.load({args.results_dir!r}, score_set={r.score_set!r})")
+    from sweep.cli.judge_cmds import rescore_headline
+
+    con.print(rescore_headline(args.results_dir, r.score_set))
     return 0

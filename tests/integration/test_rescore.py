@@ -20,6 +20,8 @@ from sweep.results.store import ResultStore
 pytestmark = pytest.mark.integration
 
 DIMS = ["accuracy", "completeness", "coherence", "actionability", "mission_score"]
+# glm5 without its synthetic judge profile (agents/backends/sim_judge.py): the reference sim judge
+GLM5 = ("judge.model=glm5", "~models.glm5.sim.judge")
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +50,10 @@ def _rescore(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
 
 
 def test_rescore_into_a_new_score_set(sweep_dir: str, capsys: pytest.CaptureFixture[str]) -> None:
-    rc, out = _rescore(capsys, sweep_dir, "judge.model=glm5")
+    rc, out = _rescore(capsys, sweep_dir, *GLM5)
     assert rc == 0, out
     assert "score set glm5-r2 (judge glm5): 8 scored (0 judge_failed), 0 already scored" in out
+    assert "agreement glm5-r2 vs default over 8 run steps" in out  # the headline
     store = ResultStore(sweep_dir)
     table = store.read_table("scores")
     assert table.schema.equals(SCORES) and table.num_rows == 8
@@ -86,7 +89,7 @@ def test_rescore_into_a_new_score_set(sweep_dir: str, capsys: pytest.CaptureFixt
 
     # Resumable: a second run scores nothing new and writes no part file.
     parts = store.parts("scores")
-    rc, out = _rescore(capsys, sweep_dir, "judge.model=glm5")
+    rc, out = _rescore(capsys, sweep_dir, *GLM5)
     assert rc == 0 and "0 scored (0 judge_failed), 8 already scored" in out
     assert store.parts("scores") == parts
 
@@ -94,7 +97,7 @@ def test_rescore_into_a_new_score_set(sweep_dir: str, capsys: pytest.CaptureFixt
     for p in parts:
         Path(p).unlink()
     store.write_part("scores", table.slice(0, 3).to_pylist())
-    rc, out = _rescore(capsys, sweep_dir, "judge.model=glm5")
+    rc, out = _rescore(capsys, sweep_dir, *GLM5)
     assert rc == 0 and "5 scored (0 judge_failed), 3 already scored" in out
     assert (
         pl.from_arrow(store.read_table("scores"))

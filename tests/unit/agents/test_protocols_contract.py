@@ -41,7 +41,12 @@ JUDGE = JudgeSpec(ModelSpec("sim_judge", "sim/judge", sim=SimProfile(capability=
 TASKS = tuple(generate_tasks(11, "L3", 1, namespace="contract"))
 MISSION = "Keep our customers' operations secure and affordable."
 CONF = Path(__file__).resolve().parents[3] / "conf"
-ADDED_LATER = {"batch", "node", "n_agent_rows", "n_transcript_rows"}  # the store / executor add them
+ADDED_LATER = {
+    "batch",
+    "node",
+    "n_agent_rows",
+    "n_transcript_rows",
+}  # the store / executor add them
 
 
 def make_spec(name: str, n: int, **kw: Any) -> EpisodeSpec:

@@ -28,7 +28,10 @@ def test_plan_json_totals_25000_runs(capsys: pytest.CaptureFixture[str]) -> None
     assert main(["plan", "sweep=paper", "--json"]) == 0
     s = json.loads(capsys.readouterr().out)
     assert abs(s["total_runs"] - 25_000) <= 500, s["total_runs"]
-    assert s["warnings"] == [] and s["skipped"] == {} and s["duplicates_removed"] == 0
+    # The one warning: the judge's family (qwen) plays the swap_model shock (issue 13).
+    assert [w.split(":")[0] for w in s["warnings"]] == ["block 's2_shocks'"]
+    assert "'qwen25_7b' shares the judge's family (qwen)" in s["warnings"][0]
+    assert s["skipped"] == {} and s["duplicates_removed"] == 0
     assert s["judge_calls"] == s["total_runs"]
 
 
