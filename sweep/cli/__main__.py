@@ -1,4 +1,4 @@
-"""``python -m sweep.cli``: the same as the ``orgsweep`` console script."""
+"""``python -m sweep.cli``: the ``orgsweep`` command."""
 
 from sweep.cli.main import run
 
