@@ -6,12 +6,16 @@ It plays a continuous-batching engine (vLLM's scheduler, simplified) in real tim
 - each **step** advances every decoding sequence by one token and takes
   ``step_s * (1 + growth * b / C)`` seconds for ``b`` decoding sequences, plus
   ``prefill_s_per_token`` for each prompt token processed in the step (chunked prefill: at most
-  ``chunk_tokens`` tokens, decode tokens included, per step);
-- a **KV budget** of ``kv_tokens`` (prompt + generated tokens of all running sequences): a waiting
-  request is admitted only when its prompt fits under the budget less a ``watermark``; when decode
-  growth overflows the budget the newest sequence is **preempted** (recompute mode: its KV is
-  dropped, it goes back to the head of the queue and re-prefills prompt + generated tokens on
-  readmission), plus an optional fixed ``preempt_stall_s``.
+  ``chunk_tokens`` tokens, decode tokens included, per step); a **prefix cache** of 16-token
+  blocks with chained hashes (``bench/prefix_cache.py``) skips the prompt blocks it holds, so
+  only uncached tokens are prefilled and pay; prompts are tokenized as their chat-template text
+  at ~4 characters per token;
+- a **KV budget** of ``kv_tokens`` in blocks (shared prompt blocks count once; unreferenced
+  blocks stay cached and are evicted least recently used first): a waiting request is admitted
+  only when its uncached blocks fit under the budget less a ``watermark``; when decode growth
+  overflows the budget the newest sequence is **preempted** (recompute mode: its blocks are
+  released, it goes back to the head of the queue and on readmission re-prefills what is no
+  longer cached plus its generated tokens), plus an optional fixed ``preempt_stall_s``.
 
 Replies are ``agents.backends.sim.respond`` of the posted request, so orgsweep parses them as it
 parses the sim's; a reply's completion length is its token estimate (``estimate_tokens``).
@@ -19,8 +23,10 @@ The step clock is deadline-based (a late step is made up by the next ones, up to
 so the engine keeps its nominal speed on a busy machine; ``clock_efficiency`` in the stats says
 how well that held.
 
-``GET /stats`` returns the figures since the last ``POST /reset``: time-weighted occupancy
-(running sequences / C), decode and prefill tokens/s, preemptions, queueing, and occupancy per
+``GET /stats`` returns the figures since the last ``POST /reset`` (which also empties the cache
+when the engine is idle): time-weighted occupancy (running sequences / C), decode tokens/s,
+prompt and prefilled tokens, prefix-cache hit rate and evictions, the ideal prefill (each
+distinct block once), time spent prefill-bound, preemptions, queueing, and occupancy per
 ``bin_s`` bin. ``bench.sim_engine.bound(params, P, D)`` is the engine's capacity bound for a
 workload of mean prompt ``P`` and completion ``D`` tokens. ``--completion-scale`` makes every
 reply cost that many times its token estimate (a wordier model).
@@ -46,6 +52,7 @@ from agents.backends.base import estimate_tokens
 from agents.backends.sim import respond
 from agents.backends.sim_openai import catalogue, chat_request, completion
 from agents.models import ModelSpec
+from bench.prefix_cache import char_tokens, chat_text
 from bench.sim_engine import Engine, EngineParams
 
 __all__ = ["Engine", "EngineParams", "add_engine_args", "make_app", "params_from", "serve"]
@@ -62,13 +69,14 @@ def make_app(engine: Engine, models: Mapping[str, ModelSpec]) -> web.Application
             return _error(404, f"The model `{body.get('model')}` does not exist.")
         request = chat_request(body, model)
         text = respond(request)
-        prompt = sum(estimate_tokens(m.content) for m in request.messages)
+        tokens = char_tokens(chat_text((m.role, m.content) for m in request.messages))
+        prompt = len(tokens)
         if prompt > engine.p.kv_tokens * (1 - engine.p.watermark):
             return _error(400, f"prompt of {prompt} tokens exceeds the KV budget")
         target, finish = math.ceil(estimate_tokens(text) * engine.p.completion_scale), "stop"
         if target > request.max_tokens:
             target, finish, text = request.max_tokens, "length", text[: 4 * request.max_tokens]
-        seq = engine.submit(prompt, target)
+        seq = engine.submit(tokens, target)
         try:
             await seq.fut
         except asyncio.CancelledError:
