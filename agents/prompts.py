@@ -13,6 +13,7 @@ prefix cache (vLLM's APC hashes 16-token blocks from the first token) can share 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -116,7 +117,15 @@ _OUTPUT_RULES = (
     "does not. Only list in builds_on agents whose work you can see above."
 )
 
-# p2 shows an agent's own view after these rules, hence "in this prompt", not "above".
+# p2 shows the views after the instructions: the protocols' "above" (the view) reads "below".
+_ABOVE = re.compile(r"\b[Aa]bove\b")
+
+
+def _below(m: re.Match[str]) -> str:
+    return "Below" if m.group(0)[0] == "A" else "below"
+
+
+# p2 shows an agent's own view in its last section, hence "this prompt shows you", not "above".
 _OUTPUT_RULES_P2 = _OUTPUT_RULES.replace("you can see above", "this prompt shows you")
 
 _SYSTEM_P2 = (
@@ -170,18 +179,17 @@ def agent_messages(
             parts.append(_OUTPUT_RULES)
         parts.append(_INTENTION_FORMAT if intention else _TURN_FORMAT)
         return (system_message(agent, n_agents, mission), Message("user", "\n".join(parts)))
-    parts = [render_task(task)]
-    if visible:
-        parts += ["", "## What you can see", visible]
-    parts += ["", "## Your turn", instructions]
+    # The round's instructions come before its view: in sequential rounds the view only grows,
+    # so the next round reuses this prompt up to the end of the view.
+    parts = [render_task(task), "", "## Your turn", _ABOVE.sub(_below, instructions)]
     if not intention:
         parts.append(_OUTPUT_RULES_P2)
     parts.append(_INTENTION_FORMAT if intention else _TURN_FORMAT)
+    if visible or not own:
+        parts += ["", "## What you can see", visible or "Nothing: you act alone."]
     parts += ["", AGENT_SECTION, f"You are agent {agent} in an organisation of {n_agents}."]
     if own:
         parts.append(own)
-    elif not visible:
-        parts.append("Nothing: you act alone.")
     if fixed_role:
         parts.append(f"Your role is fixed: {fixed_role}. Keep it.")
     return (

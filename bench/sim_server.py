@@ -43,8 +43,9 @@ import asyncio
 import contextlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
+from typing import Any
 
 from aiohttp import web
 
@@ -61,7 +62,37 @@ __all__ = ["Engine", "EngineParams", "add_engine_args", "make_app", "params_from
 # ---- HTTP --------------------------------------------------------------------------------------
 
 
-def make_app(engine: Engine, models: Mapping[str, ModelSpec]) -> web.Application:
+def make_app(
+    engine: Engine, models: Mapping[str, ModelSpec], replicas: Sequence[Engine] = ()
+) -> web.Application:
+    """The engine at ``/v1``; each of ``replicas`` (if any) also at ``/r{i}/v1`` with its own
+    ``/r{i}/stats``, and ``POST /reset`` resets them all."""
+    app = web.Application(client_max_size=64 * 2**20)
+    for prefix, e in [("", engine), *((f"/r{i}", r) for i, r in enumerate(replicas))]:
+        app.router.add_post(f"{prefix}/v1/chat/completions", _chat_handler(e, models))
+        app.router.add_get(f"{prefix}/stats", _stats_handler(e))
+
+    async def reset(_: web.Request) -> web.Response:
+        for e in {id(x): x for x in (engine, *replicas)}.values():
+            e.reset()
+        return web.json_response({"ok": True, "running": len(engine.running)})
+
+    async def health(_: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app.router.add_post("/reset", reset)
+    app.router.add_get("/health", health)
+    return app
+
+
+def _stats_handler(engine: Engine) -> Any:
+    async def stats(_: web.Request) -> web.Response:
+        return web.json_response(engine.stats())
+
+    return stats
+
+
+def _chat_handler(engine: Engine, models: Mapping[str, ModelSpec]) -> Any:
     async def chat(http: web.Request) -> web.Response:
         body = await http.json()
         model = models.get(str(body.get("model")))
@@ -87,22 +118,7 @@ def make_app(engine: Engine, models: Mapping[str, ModelSpec]) -> web.Application
         )
         return web.json_response(reply)
 
-    async def stats(_: web.Request) -> web.Response:
-        return web.json_response(engine.stats())
-
-    async def reset(_: web.Request) -> web.Response:
-        engine.reset()
-        return web.json_response({"ok": True, "running": len(engine.running)})
-
-    async def health(_: web.Request) -> web.Response:
-        return web.Response(text="ok")
-
-    app = web.Application(client_max_size=64 * 2**20)
-    app.router.add_post("/v1/chat/completions", chat)
-    app.router.add_get("/stats", stats)
-    app.router.add_post("/reset", reset)
-    app.router.add_get("/health", health)
-    return app
+    return chat
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -110,17 +126,19 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response(payload, status=status)
 
 
-async def serve(params: EngineParams, port: int) -> None:
-    engine = Engine(params)
+async def serve(params: EngineParams, port: int, replicas: int = 1) -> None:
+    engines = [Engine(params) for _ in range(replicas)]
     runner = web.AppRunner(
-        make_app(engine, catalogue()), access_log=None, handler_cancellation=True
+        make_app(engines[0], catalogue(), engines if replicas > 1 else ()),
+        access_log=None,
+        handler_cancellation=True,
     )
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port, backlog=4096)
     await site.start()
     sock = site._server.sockets[0]  # type: ignore[union-attr]
     print(f"listening http://127.0.0.1:{sock.getsockname()[1]}/v1", flush=True)
-    await engine.run()
+    await asyncio.gather(*(e.run() for e in engines))
 
 
 def params_from(args: argparse.Namespace) -> EngineParams:
@@ -156,11 +174,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_engine_args(ap)
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--replicas", type=int, default=1, help="engines, each at /r{i}/v1")
     args = ap.parse_args()
     params = params_from(args)
     print(json.dumps(asdict(params)), flush=True)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(params, args.port))
+        asyncio.run(serve(params, args.port, args.replicas))
 
 
 if __name__ == "__main__":
