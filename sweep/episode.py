@@ -76,6 +76,7 @@ async def run_episode(spec: EpisodeSpec, backend: Backend, attempt: int = 1) -> 
             fixed_roles=fixed,
             store_prompts=spec.store_prompts,
             prompt_version=spec.prompt_version,
+            affinity=spec.episode_id,
         )
         outcome = await entry.run(rt, params)
         deliverable = assemble(

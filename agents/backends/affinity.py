@@ -1,9 +1,12 @@
 """Prefix affinity: which of several endpoints a request goes to, so a prefix cache can help.
 
 vLLM's prefix cache lives in one engine: calls that share a prompt prefix only reuse it when
-they reach the same replica. ``prefix_key`` names what the calls of an episode (and the
-episodes of one task) share: the model and the first line of the first user message, which
-both prompt layouts open with the task's header. ``choose`` ranks the endpoints for a key by
+they reach the same replica. ``prefix_key`` names what they share: the model and the request's
+``affinity`` (the runtime sets the episode id: the calls of one round share all but their last
+section), else the first line of the first user message (both prompt layouts open with the
+task's header). Keyed by episode rather than task, the episodes of one task (which run at the
+same time: the planner varies protocols fastest) spread over the endpoints and each prefills
+the task once per endpoint, not once per call. ``choose`` ranks the endpoints for a key by
 rendezvous hashing (stable, and an endpoint's keys move elsewhere only when it is busy) and
 takes the first whose load is within ``slack`` of the least loaded, so load stays balanced:
 a key never waits on a busy endpoint while another has room (bounded-load consistent hashing).
@@ -20,6 +23,8 @@ SLACK = 0.5  # load is requests per window slot: half a window of imbalance is t
 
 
 def prefix_key(request: ChatRequest) -> str:
+    if request.affinity:
+        return f"{request.model.name}|{request.affinity}"
     user = next((m.content for m in request.messages if m.role == "user"), "")
     head = user.split("\n", 1)[0] if user else request.messages[0].content[:256]
     return f"{request.model.name}|{head}"

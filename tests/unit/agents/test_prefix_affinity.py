@@ -87,3 +87,35 @@ def test_vllm_routes_by_prefix_when_a_model_has_replicas() -> None:
     assert "request_router_config" not in off["deployment_config"]
     scaled = llm_config_kwargs(ModelSpec(name="m", hf_id="org/m"), {"max_replicas": 3})
     assert "request_router_config" in scaled["deployment_config"]
+
+
+def test_an_affinity_hint_keys_by_episode() -> None:
+    r = request("T1", 0)
+    hinted = ChatRequest(r.model, r.messages, 0.7, 64, 1, "agent_turn", affinity="ep-1")
+    assert prefix_key(hinted) == "tiny|ep-1" != prefix_key(r)
+    assert hinted == r  # the hint is not part of the request's identity
+
+
+def test_the_runtime_tags_every_call_of_an_episode_with_its_id() -> None:
+    from agents.backends.sim import SimBackend
+    from agents.judge import JudgeSpec
+    from agents.models import SimProfile
+    from agents.tasks import generate_tasks
+    from sweep.episode import run_episode
+    from sweep.spec import EpisodeSpec
+
+    seen: list[ChatRequest] = []
+
+    class Spy(SimBackend):
+        async def chat(self, request: ChatRequest):  # type: ignore[no-untyped-def]
+            seen.append(request)
+            return await super().chat(request)
+
+    sim = ModelSpec("sim_a", "sim/a", sim=SimProfile())
+    spec = EpisodeSpec(
+        "broadcast", (), sim, 3, "free", "L1", tuple(generate_tasks(1, "L1", 1)), 0, "M",
+        JudgeSpec(ModelSpec("j", "sim/j")),
+    )  # fmt: skip
+    asyncio.run(run_episode(spec, Spy()))
+    agent_calls = [r for r in seen if r.purpose != "judge"]
+    assert agent_calls and {r.affinity for r in agent_calls} == {spec.episode_id}
