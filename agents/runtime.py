@@ -23,7 +23,7 @@ from agents.contract import (
     parse_plan,
     parse_turn,
 )
-from agents.prompts import agent_messages, coordinator_messages, repair_message
+from agents.prompts import PROMPT_VERSION, agent_messages, coordinator_messages, repair_message
 from agents.tasks import Task
 
 COORDINATOR = -1  # agent index used for the coordinator's records
@@ -78,6 +78,8 @@ class StepRuntime:
     memory: Sequence[Sequence[tuple[int, str]]] = ()
     fixed_roles: Mapping[int, str] = field(default_factory=dict)
     store_prompts: bool = False
+    prompt_version: str = PROMPT_VERSION
+    affinity: str = ""  # ChatRequest.affinity of every call (the episode id)
     usage: dict[int, Usage] = field(default_factory=lambda: defaultdict(Usage))
     transcript: list[TurnRecord] = field(default_factory=list)
 
@@ -89,11 +91,13 @@ class StepRuntime:
         visible: str,
         visible_agents: frozenset[int] | set[int] = frozenset(),
         instructions: str,
+        own: str = "",
         intention: bool = False,
         must_participate: bool = False,
         role: str | None = None,
     ) -> TurnRecord:
-        """Let ``agent`` act once, seeing ``visible``; returns its parsed (or abstained) turn."""
+        """Let ``agent`` act once, seeing ``visible`` (shown to the whole round) and ``own``
+        (shown to it alone); returns its parsed (or abstained) turn."""
         fixed = role or self.fixed_roles.get(agent)
         messages = agent_messages(
             agent=agent,
@@ -102,8 +106,10 @@ class StepRuntime:
             task=self.task,
             visible=visible,
             instructions=instructions,
+            own=own,
             fixed_role=fixed,
             intention=intention,
+            version=self.prompt_version,
         )
         schema = INTENTION_SCHEMA if intention else AGENT_TURN_SCHEMA
         name = "intention" if intention else "agent_turn"
@@ -132,7 +138,10 @@ class StepRuntime:
     async def coordinate(self, workers: Sequence[int]) -> tuple[Plan | None, TurnRecord]:
         """The coordinator's one call; ``None`` plan when its output stays invalid."""
         messages = coordinator_messages(
-            n_workers=len(workers), mission=self.mission, task=self.task
+            n_workers=len(workers),
+            mission=self.mission,
+            task=self.task,
+            version=self.prompt_version,
         )
         rec = TurnRecord(COORDINATOR, 1, role="Coordinator", participate=True, kind="coordinator")
         if self.store_prompts:
@@ -183,7 +192,15 @@ class StepRuntime:
         purpose: str,
     ) -> ChatResponse:
         req = ChatRequest(
-            model, messages, self.temperature, self.max_tokens, seed, name, schema, purpose
+            model,
+            messages,
+            self.temperature,
+            self.max_tokens,
+            seed,
+            name,
+            schema,
+            purpose,
+            affinity=self.affinity,
         )
         reply = await self.backend.chat(req)
         u = self.usage[agent]

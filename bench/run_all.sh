@@ -13,6 +13,8 @@ step "resume"; "$PY" -m bench resume --real "$W/paper1/results"
 step "query"; "$PY" -m bench query --results "$W/paper1/results"
 step "saturation"; "$PY" -m bench saturation --variants orgsweep,naive,exact
 step "overhead"; "$PY" -m bench paper overhead
+step "prefix figure"; "$PY" -m bench prefix  # needs the bench extra (BENCHMARKS.md section 5)
+step "affinity"; "$PY" -m bench affinity
 step "paper run 2"; "$PY" -m bench paper run --results "$W/paper2/results"
 step "paper run 3"; "$PY" -m bench paper run --results "$W/paper3/results"
 step "done"

@@ -16,7 +16,7 @@ from typing import Any
 NO_WINDOW = 1_000_000  # max_in_flight for the naive runner: admission control off
 
 
-def _client(url: str, max_in_flight: int, n_clients: int) -> Any:
+def _client(url: str | list[str], max_in_flight: int, n_clients: int, **extra: Any) -> Any:
     from agents.backends import make_backend
 
     return make_backend(
@@ -26,6 +26,7 @@ def _client(url: str, max_in_flight: int, n_clients: int) -> Any:
             "api_key_env": None,
             "max_in_flight": max_in_flight,
             "n_clients": n_clients,
+            **extra,
         },
     )
 
@@ -58,9 +59,16 @@ async def _episode(spec: Any, backend: Any, tally: dict[str, int]) -> None:
 
 
 async def run_orgsweep(
-    specs: Sequence[Any], url: str, capacity: int, runners: int, per_runner: int, mark: Callable
+    specs: Sequence[Any],
+    url: str | list[str],
+    capacity: int,
+    runners: int,
+    per_runner: int,
+    mark: Callable,
+    **options: Any,
 ) -> dict[str, Any]:
-    backends = [_client(url, capacity, runners) for _ in range(runners)]
+    """``capacity``: the window per endpoint; ``options``: more ``openai`` backend options."""
+    backends = [_client(url, capacity, runners, **options) for _ in range(runners)]
     sampler = asyncio.create_task(_sample_windows(backends))
     todo = iter(specs)
     left = [len(specs)]

@@ -45,7 +45,7 @@ MODEL = "mistral_small_24b"
 VARIANTS = ("orgsweep", "naive", "exact")
 
 
-def workload(episodes: int, model: str = MODEL) -> list[Any]:
+def workload(episodes: int, model: str = MODEL, prompt_version: str | None = None) -> list[Any]:
     """The first ``episodes`` planned episodes of the protocols sweep at N = 8, 16 on ``model``
     (the planner varies protocols fastest, so any prefix mixes all eight)."""
     from sweep.config import build, compose
@@ -58,6 +58,7 @@ def workload(episodes: int, model: str = MODEL) -> list[Any]:
         "sweep.blocks.0.n_agents=[8,16]",
         f"sweep.blocks.0.tasks_per_cell={math.ceil(episodes / per_task)}",
         f"sweep.limit={episodes}",
+        *([f"prompt_version={prompt_version}"] if prompt_version else []),
     ]
     typed, _ = build(compose(overrides))
     return list(plan(typed).specs)
@@ -136,6 +137,8 @@ def measure(
     wall = time.monotonic() - t0
     st = server.get("/stats")
     b = bound(params, st["mean_prompt"], st["mean_completion"])
+    ideal = st["ideal_prefill_tokens"] / max(st["requests"], 1)
+    cb = bound(params, st["mean_prompt"], st["mean_completion"], prefill=ideal)
     bins = st["occupancy_bins"]
     steady_end = (drain[0] - st["t0"]) if drain else st["window_s"]
     k = max(1, int(steady_end / st["bin_s"]))
@@ -165,6 +168,14 @@ def measure(
         "bound_occupancy": b["occupancy"],
         "tokens_vs_bound": st["decode_tokens_per_s"] / b["tokens_per_s"],
         "tokens_vs_raw_bound": st["decode_tokens_per_s"] / b["raw_tokens_per_s"],
+        "cache_bound_tokens_per_s": cb["tokens_per_s"],
+        "tokens_vs_cache_bound": st["decode_tokens_per_s"] / cb["tokens_per_s"],
+        "prompt_tokens": st["prompt_tokens"],
+        "prefilled_share": st["prefilled_share"],
+        "ideal_prefill_share": st["ideal_prefill_tokens"] / max(st["prompt_tokens"], 1),
+        "hit_rate": st["hit_rate"],
+        "evictions": st["evictions"],
+        "prefill_bound_share": st["prefill_bound_share"],
         "episodes_ok": tally["ok"],
         "episodes_failed": tally["failed"],
         "episode_retries": tally["retried"],
@@ -179,11 +190,18 @@ def measure(
 
 
 KEYS = (
+    "tokens_per_s",
+    "tokens_vs_cache_bound",
+    "cache_bound_tokens_per_s",
+    "prefilled_share",
+    "ideal_prefill_share",
+    "hit_rate",
+    "evictions",
+    "prefill_bound_share",
     "wall_s",
     "episodes_per_s",
     "occupancy",
     "occupancy_steady",
-    "tokens_per_s",
     "preemptions",
     "recompute_tokens",
     "mean_queue_wait_s",
@@ -237,73 +255,82 @@ def main(argv: Sequence[str]) -> int:
         help="orgsweep's backend.admission_headroom: its window is C x (1 + this) "
         "(default: the client's default)",
     )
+    ap.add_argument(
+        "--prompt-versions",
+        default="p1,p2",
+        help="comma-separated prompt layouts; each runs the same episodes (agents/prompts.py)",
+    )
     args = ap.parse_args(argv)
     if args.naive_episodes is None:
         args.naive_episodes = args.runners * args.episodes_per_runner
     params = params_from(args)
-    variants = args.variants.split(",")
+    versions = args.prompt_versions.split(",")
+    labels = [(v, pv) for pv in versions for v in args.variants.split(",")]
     say(f"saturation: {args.episodes} episodes, engine {params}; {uptime_line()}")
-    specs = workload(args.episodes, args.model)
+    work = {pv: workload(args.episodes, args.model, pv) for pv in versions}
     server = Server(_server_argv(args))
     runs: list[dict[str, Any]] = []
     try:
-        measure(server, params, variants[0], specs[:4], args)  # warm-up: imports, connections
+        measure(server, params, labels[0][0], work[versions[0]][:4], args)  # warm-up
         for r in range(args.repeats):
-            order = variants if r % 2 == 0 else variants[::-1]
-            rep = {v: measure(server, params, v, specs, args) for v in order}
-            for v in order:
-                m = rep[v]
-                m["repeat"] = r
-                say(
-                    f"  [{r}] {v:8s} wall {m['wall_s']:.1f} s  occupancy {m['occupancy']:.3f} "
-                    f"(steady {m['occupancy_steady']:.3f})  tokens/s {m['tokens_per_s']:.0f} "
-                    f"({m['tokens_vs_bound']:.2f} of bound {m['bound_tokens_per_s']:.0f})  "
-                    f"preemptions {m['preemptions']}  queue wait {m['mean_queue_wait_s']:.2f} s  "
-                    f"clock {m['clock_efficiency']:.2f}  load {m['load_before']:.2f}  "
-                    f"client sent/waiting {m['client_in_flight']:.1f}/{m['client_waiting']:.1f}  "
-                    f"engine running/waiting {m['running_mean']:.1f}/"
-                    f"{m['server_waiting_mean']:.1f}"
-                )
-            for v in ("orgsweep", "exact"):
-                if v in rep and "naive" in rep:
-                    o, n = rep[v], rep["naive"]
-                    for k in ("tokens_per_s", "occupancy", "occupancy_steady", "wall_s"):
-                        o[f"{k}_vs_naive"] = o[k] / n[k] if n[k] else float("nan")
+            order = labels if r % 2 == 0 else labels[::-1]
+            rep = {f"{v}@{pv}": measure(server, params, v, work[pv], args) for v, pv in order}
+            for key, m in rep.items():
+                m["repeat"], m["label"] = r, key
+                m["prompt_version"] = key.split("@")[1]
+                say(f"  [{r}] {key:12s} {_line(m)}")
+            for pv in versions:
+                for v in ("orgsweep", "exact"):
+                    o, n = rep.get(f"{v}@{pv}"), rep.get(f"naive@{pv}")
+                    if o and n:
+                        for k in ("tokens_per_s", "occupancy", "occupancy_steady", "wall_s"):
+                            o[f"{k}_vs_naive"] = o[k] / n[k] if n[k] else float("nan")
+                if pv != versions[0]:  # the same runner on the first layout, same repeat
+                    for v, _ in labels:
+                        a, b = rep.get(f"{v}@{pv}"), rep.get(f"{v}@{versions[0]}")
+                        if a and b:
+                            a[f"tokens_per_s_vs_{versions[0]}"] = (
+                                a["tokens_per_s"] / b["tokens_per_s"]
+                            )
             runs += rep.values()
     finally:
         server.close()
-    summary = {v: summarise([m for m in runs if m["variant"] == v], KEYS) for v in variants}
-    for v in ("orgsweep", "exact"):
-        if v in summary and "naive" in summary:
-            summary[v].update(
-                summarise(
-                    [m for m in runs if m["variant"] == v],
-                    (
-                        "tokens_per_s_vs_naive",
-                        "occupancy_vs_naive",
-                        "occupancy_steady_vs_naive",
-                        "wall_s_vs_naive",
-                    ),
-                )
-            )
+    ratios = (
+        "tokens_per_s_vs_naive",
+        "occupancy_vs_naive",
+        "occupancy_steady_vs_naive",
+        "wall_s_vs_naive",
+        f"tokens_per_s_vs_{versions[0]}",
+    )
+    summary = {}
+    for v, pv in labels:
+        mine = [m for m in runs if m["label"] == f"{v}@{pv}"]
+        summary[f"{v}@{pv}"] = summarise(mine, KEYS)
+        summary[f"{v}@{pv}"].update(summarise(mine, [k for k in ratios if k in mine[0]]))
     say(f"saturation, medians (min-max) of {args.repeats} repeats; {uptime_line()}")
-    for v, s in summary.items():
+    for key, st in summary.items():
         say(
-            f"  {v:8s} occupancy/C {fmt(s['occupancy'])} (steady {fmt(s['occupancy_steady'])}); "
-            f"tokens/s {fmt(s['tokens_per_s'])} = {fmt(s['tokens_vs_bound'])} of the bound; "
-            f"preemptions {fmt(s['preemptions'])}; wall {fmt(s['wall_s'], 's')}"
+            f"  {key:12s} tokens/s {fmt(st['tokens_per_s'])} = "
+            f"{fmt(st['tokens_vs_cache_bound'])} of the cache-aware bound "
+            f"{fmt(st['cache_bound_tokens_per_s'])}; prefilled {fmt(st['prefilled_share'])} "
+            f"of prompt tokens (ideal {fmt(st['ideal_prefill_share'])}); prefill-bound "
+            f"{fmt(st['prefill_bound_share'])} of engine time; occupancy/C "
+            f"{fmt(st['occupancy'])}; wall {fmt(st['wall_s'], 's')}"
         )
-        if "tokens_per_s_vs_naive" in s:
-            say(
-                f"  {v} / naive: tokens/s {fmt(s['tokens_per_s_vs_naive'])}, occupancy "
-                f"{fmt(s['occupancy_vs_naive'])}, wall {fmt(s['wall_s_vs_naive'])}"
-            )
+        for k in ratios:
+            if k in st:
+                say(f"    {k}: {fmt(st[k])}")
     path = record(
         "saturation",
         {
             "params": vars(args),
             "engine": params.__dict__,
-            "workload": {"episodes": len(specs), "model": args.model, "n_agents": [8, 16]},
+            "workload": {
+                "episodes": args.episodes,
+                "model": args.model,
+                "n_agents": [8, 16],
+                "prompt_versions": versions,
+            },
             "summary": summary,
             "runs": runs,
             "load_end": uptime_line(),
@@ -311,6 +338,18 @@ def main(argv: Sequence[str]) -> int:
     )
     say(f"appended to {path}")
     return 0
+
+
+def _line(m: dict[str, Any]) -> str:
+    return (
+        f"wall {m['wall_s']:.1f} s  tokens/s {m['tokens_per_s']:.0f} "
+        f"({m['tokens_vs_cache_bound']:.2f} of cache-aware bound "
+        f"{m['cache_bound_tokens_per_s']:.0f})  prefilled {m['prefilled_share']:.3f} "
+        f"(ideal {m['ideal_prefill_share']:.3f}, hit rate {m['hit_rate']:.3f}, evictions "
+        f"{m['evictions']})  prefill-bound {m['prefill_bound_share']:.2f}  occupancy "
+        f"{m['occupancy']:.3f} (steady {m['occupancy_steady']:.3f})  preemptions "
+        f"{m['preemptions']}  clock {m['clock_efficiency']:.2f}  load {m['load_before']:.2f}"
+    )
 
 
 def _server_argv(args: argparse.Namespace) -> list[str]:

@@ -1,10 +1,12 @@
 """The simulated engine behind ``bench/sim_server.py``: continuous batching in real time.
 
 ``EngineParams`` describes it, ``Engine`` schedules sequences step by step (admission by
-capacity and KV budget, chunked prefill, one decode token per running sequence per step,
-preemption of the newest sequence in recompute mode) and keeps the statistics that
-``GET /stats`` returns; ``bound`` is its capacity bound for a workload. See ``bench.sim_server``
-for the model in full.
+capacity and KV blocks, chunked prefill of the tokens the prefix cache does not hold, one decode
+token per running sequence per step, preemption of the newest sequence in recompute mode) and
+keeps the statistics that ``GET /stats`` returns; ``bound`` is its capacity bound for a
+workload. The KV budget is a ``bench.prefix_cache.BlockPool`` of 16-token blocks: a prompt's
+full blocks are hashed and shared, unreferenced blocks stay cached until LRU eviction. See
+``bench.sim_server`` for the model in full and BENCHMARKS.md for the prefill cost.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ import asyncio
 import math
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from bench.prefix_cache import BLOCK, BlockPool, block_hashes
 
 
 @dataclass(frozen=True)
@@ -22,7 +27,9 @@ class EngineParams:
     capacity: int = 64  # C: max running sequences (vLLM max_num_seqs)
     step_s: float = 0.008  # decode step at batch 1
     growth: float = 0.5  # step time at full batch = step_s * (1 + growth)
-    prefill_s_per_token: float = 5e-6  # ~200k prompt tokens/s (prefix caching of shared prompts)
+    # Per prompt token the prefix cache does not hold (~20k tokens/s: compute-bound prefill of a
+    # mid-size model on one GPU; BENCHMARKS.md). Cached tokens cost nothing.
+    prefill_s_per_token: float = 50e-6
     chunk_tokens: int = 2048  # tokens per step (decode + prefill), vLLM max_num_batched_tokens
     kv_tokens: int = 96_000  # KV budget in tokens
     watermark: float = 0.01  # share of the KV budget kept free at admission
@@ -37,20 +44,26 @@ class EngineParams:
         return self.step_s * (1 + self.growth * b / self.capacity) if b > 0 else 0.0
 
 
-def bound(p: EngineParams, prompt: float, completion: float) -> dict[str, float]:
-    """Capacity bound for requests of mean ``prompt`` and ``completion`` tokens.
+def bound(
+    p: EngineParams, prompt: float, completion: float, prefill: float | None = None
+) -> dict[str, float]:
+    """Capacity bound for requests of mean ``prompt`` and ``completion`` tokens of which
+    ``prefill`` (default: all of ``prompt``) must be prefilled: with a prefix cache, the ideal
+    (every distinct block prefilled once; ``ideal_prefill_tokens`` / ``requests`` in the stats).
 
     ``raw_tokens_per_s``: C / step time at full batch (decode only, infinite KV).
-    ``kv_batch``: sequences the KV budget holds at once (mean footprint prompt + completion / 2).
-    ``tokens_per_s``: decode tokens/s at batch ``min(C, kv_batch)`` once the prompts' prefill
-    time is paid too: 1 / (step(b) / b + prefill_s_per_token * P / D).
+    ``kv_batch``: sequences the KV budget holds at once (mean footprint: the unshared prompt
+    part + completion / 2; shared blocks count once).
+    ``tokens_per_s``: decode tokens/s at batch ``min(C, kv_batch)`` once the uncached prefill
+    time is paid too: 1 / (step(b) / b + prefill_s_per_token * prefill / D).
     """
     c = p.capacity
     raw = c / p.step_time(c)
-    foot = max(prompt + completion / 2, 1.0)
+    unshared = prompt if prefill is None else prefill
+    foot = max(unshared + completion / 2, 1.0)
     kv_batch = p.kv_tokens * (1 - p.watermark) / foot
     b = max(1, min(c, math.floor(kv_batch)))
-    per_token = p.step_time(b) / b + p.prefill_s_per_token * prompt / max(completion, 1e-9)
+    per_token = p.step_time(b) / b + p.prefill_s_per_token * unshared / max(completion, 1e-9)
     return {
         "raw_tokens_per_s": raw,
         "kv_batch": kv_batch,
@@ -66,10 +79,12 @@ class _Seq:
     target: int
     fut: asyncio.Future[None]
     arrived: float
+    hashes: list[int] = field(default_factory=list)  # the prompt's full-block hashes
     need: int = 0  # tokens to compute before decoding (prompt, + generated after a preemption)
     computed: int = 0
     generated: int = 0
-    kv: int = 0
+    anon: int = 0  # unhashed blocks held (prompt tail, generated tokens); 0 when not running
+    admissions: int = 0
     order: int = 0  # admission order: the newest is preempted first
     admitted: float = 0.0
 
@@ -85,8 +100,14 @@ class _Stats:
     nominal_s: float = 0.0  # sum of step times
     steps: int = 0
     decode_tokens: int = 0
-    prefill_tokens: int = 0
+    prefill_tokens: int = 0  # tokens computed for prompts (uncached), recomputation included
     recompute_tokens: int = 0
+    prompt_tokens: int = 0  # prompt tokens of the requests admitted (once each)
+    prefix_queries: int = 0  # tokens looked up in the prefix cache (every admission)
+    prefix_hits: int = 0  # of those, found cached
+    ideal_prefill_tokens: int = 0  # each distinct block once, plus every partial tail
+    evictions_at_reset: int = 0
+    prefill_bound_s: float = 0.0  # engine time in steps where prefill cost more than decode
     preemptions: int = 0
     done: int = 0
     aborted: int = 0
@@ -104,7 +125,8 @@ class Engine:
         self.p = params
         self.waiting: deque[_Seq] = deque()
         self.running: list[_Seq] = []
-        self.kv = 0
+        self.pool = BlockPool(params.kv_tokens // BLOCK)
+        self._seen: set[int] = set()  # block hashes ever submitted (the ideal cache)
         self._order = 0
         self._wake = asyncio.Event()
         self._clock = 0.0
@@ -112,10 +134,17 @@ class Engine:
 
     # ---- requests -----------------------------------------------------------------------
 
-    def submit(self, prompt: int, target: int) -> _Seq:
+    def submit(self, prompt: int | Sequence[int], target: int) -> _Seq:
+        """Queue a request: its prompt's token ids (or only a length: nothing cacheable)."""
         now = time.monotonic()
-        seq = _Seq(prompt, max(1, target), asyncio.get_running_loop().create_future(), now)
-        seq.need = prompt
+        tokens = prompt if not isinstance(prompt, int) else ()
+        n = prompt if isinstance(prompt, int) else len(prompt)
+        seq = _Seq(n, max(1, target), asyncio.get_running_loop().create_future(), now)
+        seq.hashes = block_hashes(tokens)
+        seq.need = n
+        fresh = [h for h in seq.hashes if h not in self._seen]
+        self._seen.update(fresh)
+        self.s.ideal_prefill_tokens += max(1, BLOCK * len(fresh) + n - BLOCK * len(seq.hashes))
         self.waiting.append(seq)
         self.s.max_waiting = max(self.s.max_waiting, len(self.waiting))
         self._wake.set()
@@ -125,7 +154,8 @@ class Engine:
         """The client went away: free the sequence's slot and KV."""
         if seq in self.running:
             self.running.remove(seq)
-            self.kv -= seq.kv
+            self.pool.release(seq.hashes, seq.anon)
+            seq.anon = 0
         elif seq in self.waiting:
             self.waiting.remove(seq)
         self.s.aborted += 1
@@ -149,8 +179,6 @@ class Engine:
                 self._clock = loop.time()
                 self.s.lag_resets += 1
             self._clock += dt
-            self.s.nominal_s += dt
-            self.s.steps += 1
             await asyncio.sleep(max(0.0, self._clock - loop.time()))
             end = time.monotonic()
             for seq in finished:
@@ -162,15 +190,24 @@ class Engine:
                     seq.fut.set_result(None)
 
     def _admit(self) -> None:
-        limit = self.p.kv_tokens * (1 - self.p.watermark)
+        pool = self.pool
+        reserve = math.ceil(pool.n_blocks * self.p.watermark)
         while self.waiting and len(self.running) < self.p.capacity:
             seq = self.waiting[0]
-            if self.kv + seq.need > limit:
+            # a fully cached prompt still computes its last token (vLLM does the same)
+            hits = min(pool.cached_prefix(seq.hashes), (seq.need - 1) // BLOCK)
+            anon = max(1, math.ceil(seq.need / BLOCK)) - len(seq.hashes)
+            if pool.free - pool.cost(seq.hashes, hits, anon) < reserve:
                 break  # FCFS: the head waits for room, nobody overtakes it
             self.waiting.popleft()
-            seq.kv = seq.need
-            seq.computed = 0
-            self.kv += seq.kv
+            pool.acquire(seq.hashes, hits, anon)
+            seq.anon = anon
+            seq.computed = hits * BLOCK
+            self.s.prefix_queries += seq.need
+            self.s.prefix_hits += seq.computed
+            if seq.admissions == 0:
+                self.s.prompt_tokens += seq.prompt
+            seq.admissions += 1
             self._order += 1
             seq.order = self._order
             if seq.admitted == 0.0:
@@ -183,7 +220,7 @@ class Engine:
         p = self.p
         stall = 0.0
         decoding = [s for s in self.running if s.computed >= s.need]
-        while decoding and self.kv + len(decoding) > p.kv_tokens:
+        while decoding and self.pool.free < sum(map(self._grows, decoding)):
             victim = max(self.running, key=lambda s: s.order)
             self._preempt(victim)
             stall += p.preempt_stall_s
@@ -201,23 +238,35 @@ class Engine:
                 prefill += take
         finished = []
         for s in decoding:
+            if self._grows(s):
+                self.pool.grow(1)
+                s.anon += 1
             s.generated += 1
-            s.kv += 1
-            self.kv += 1
             if s.generated >= s.target:
                 finished.append(s)
         for s in finished:
             self.running.remove(s)
-            self.kv -= s.kv
+            self.pool.release(s.hashes, s.anon)
+            s.anon = 0
         self.s.decode_tokens += len(decoding)
         self.s.prefill_tokens += prefill
-        dt = p.step_time(len(decoding)) + p.prefill_s_per_token * prefill + stall
-        return max(dt, 1e-4), finished
+        decode_s, prefill_s = p.step_time(len(decoding)), p.prefill_s_per_token * prefill
+        dt = max(decode_s + prefill_s + stall, 1e-4)
+        if prefill_s > decode_s:
+            self.s.prefill_bound_s += dt
+        self.s.nominal_s += dt
+        self.s.steps += 1
+        return dt, finished
+
+    @staticmethod
+    def _grows(s: _Seq) -> int:
+        """1 if the sequence's next token needs a new block."""
+        return int(s.prompt + s.generated + 1 > BLOCK * (len(s.hashes) + s.anon))
 
     def _preempt(self, seq: _Seq) -> None:
         self.running.remove(seq)
-        self.kv -= seq.kv
-        seq.kv = 0
+        self.pool.release(seq.hashes, seq.anon)  # its prompt blocks stay cached until evicted
+        seq.anon = 0
         seq.computed = 0
         seq.need = seq.prompt + seq.generated  # recompute: prompt and what it had generated
         self.s.recompute_tokens += seq.need
@@ -227,8 +276,12 @@ class Engine:
     # ---- statistics -------------------------------------------------------------------------
 
     def reset(self) -> None:
+        """Start the statistics afresh; when idle, empty the prefix cache too (a fresh engine)."""
+        if not self.running and not self.waiting:
+            self.pool = BlockPool(self.p.kv_tokens // BLOCK)
+            self._seen = set()
         now = time.monotonic()
-        self.s = _Stats(t0=now, mark=now)
+        self.s = _Stats(t0=now, mark=now, evictions_at_reset=self.pool.evictions)
         self._n = len(self.running)
 
     def _account(self, now: float) -> None:
@@ -241,7 +294,7 @@ class Engine:
         n = self._n
         s.occ_integral += n * dt
         s.wait_integral += len(self.waiting) * dt
-        s.kv_integral += self.kv * dt
+        s.kv_integral += self.pool.held * BLOCK * dt
         if n:
             s.busy_s += dt
         a, b, w = s.mark - s.t0, now - s.t0, self.p.bin_s
@@ -273,6 +326,17 @@ class Engine:
             "decode_tokens_per_s": s.decode_tokens / window,
             "prefill_tokens": s.prefill_tokens,
             "recompute_tokens": s.recompute_tokens,
+            "prompt_tokens": s.prompt_tokens,
+            "prefilled_tokens": s.prefill_tokens,
+            "prefilled_share": s.prefill_tokens / s.prompt_tokens if s.prompt_tokens else 0.0,
+            "ideal_prefill_tokens": s.ideal_prefill_tokens,
+            "prefix_queries": s.prefix_queries,
+            "prefix_hits": s.prefix_hits,
+            "hit_rate": s.prefix_hits / s.prefix_queries if s.prefix_queries else 0.0,
+            "evictions": self.pool.evictions - s.evictions_at_reset,
+            "cached_blocks": len(self.pool.lru),
+            "prefill_bound_s": s.prefill_bound_s,
+            "prefill_bound_share": s.prefill_bound_s / s.nominal_s if s.nominal_s else 0.0,
             "preemptions": s.preemptions,
             "requests": s.done,
             "aborted": s.aborted,

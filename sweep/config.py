@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from agents.backends import BACKENDS, check_options
 from agents.catalogue import ModelSpec, SimJudgeProfile, SimProfile
 from agents.judge import JudgeSpec, spec_issues
+from agents.prompts import PROMPT_VERSION, PROMPT_VERSIONS
 from agents.protocols import PROTOCOLS, make_params
 from agents.tasks import LEVELS
 from sweep.errors import ConfigError, UserError
@@ -84,6 +85,7 @@ class SweepConfig:
     temperature: float
     max_tokens: int
     store_prompts: bool
+    prompt_version: str = PROMPT_VERSION
     tasks: TaskSource = field(default_factory=TaskSource)  # conf/tasks: generated or a file
 
 
@@ -197,6 +199,12 @@ def build(cfg: DictConfig) -> tuple[SweepConfig, list[str]]:
         options = {k: v for k, v in backend.items() if k != "name"}
         problems += check_options(str(backend["name"]), options)
     cluster = _cluster(raw.get("cluster") or {}, problems)
+    prompt_version = str(raw.get("prompt_version", PROMPT_VERSION))
+    if prompt_version not in PROMPT_VERSIONS:
+        problems.append(
+            f"prompt_version={prompt_version!r}; valid: {', '.join(PROMPT_VERSIONS)} "
+            "(p1 extends results made with the first layout)"
+        )
     limit = sweep.get("limit")
     if limit is not None and (not isinstance(limit, int) or limit < 0):
         problems.append(f"sweep.limit={limit!r} must be a whole number >= 0 or null")
@@ -227,6 +235,7 @@ def build(cfg: DictConfig) -> tuple[SweepConfig, list[str]]:
             temperature=float(agent.get("temperature", 0.7)),
             max_tokens=int(agent.get("max_tokens", 1024)),
             store_prompts=bool(raw.get("store_prompts", False)),
+            prompt_version=prompt_version,
             tasks=tasks,
         ),
         warnings,

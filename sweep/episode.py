@@ -75,6 +75,8 @@ async def run_episode(spec: EpisodeSpec, backend: Backend, attempt: int = 1) -> 
             memory=[list(m) for m in org.memory],
             fixed_roles=fixed,
             store_prompts=spec.store_prompts,
+            prompt_version=spec.prompt_version,
+            affinity=spec.episode_id,
         )
         outcome = await entry.run(rt, params)
         deliverable = assemble(
@@ -88,6 +90,7 @@ async def run_episode(spec: EpisodeSpec, backend: Backend, attempt: int = 1) -> 
             org.mission,
             deliverable.text,
             derive_seed(spec.seed, step, "judge"),
+            spec.prompt_version,
         )
         wall = time.perf_counter() - t0
         base = {"episode_id": spec.episode_id, "attempt": attempt, "step": step}

@@ -89,6 +89,7 @@ def plan(cfg: SweepConfig) -> Plan:
                 sweep=cfg.name,
                 block=block.name,
                 store_prompts=cfg.store_prompts,
+                prompt_version=cfg.prompt_version,
             )
             if spec.episode_id in seen:
                 dups += 1

@@ -25,6 +25,9 @@ class ChatRequest:
     schema_name: str = ""  # which output schema the caller expects ("agent_turn", "judge", ...)
     schema: dict[str, Any] | None = field(default=None, compare=False, hash=False)
     purpose: str = "agent"  # "agent" | "coordinator" | "judge" | "repair": for accounting
+    # Calls with one key share a prompt prefix (orgsweep: the episode id); a client of several
+    # endpoints keeps them on one (agents/backends/affinity.py). Never sent to the server.
+    affinity: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from typing import Any
 import openai
 
 from agents.backends.admission import AdmissionWindow, Signal
+from agents.backends.affinity import choose, prefix_key
 from agents.backends.bounded_http import ResponseTooLarge, bounded_client
 from agents.backends.chat import (
     ChatRequest,
@@ -84,7 +85,7 @@ class OpenAIBackend:
         for attempt in range(self.options.max_retries + 1):
             if error is not None:
                 await asyncio.sleep(self._delay(attempt, error.retry_after_s))
-            ep = self._pick(request.model)
+            ep = self._pick(request)
             window = self._window(ep, request.model)
             slot = await window.acquire()
             signal = Signal.NEUTRAL  # also when cancelled
@@ -185,11 +186,15 @@ class OpenAIBackend:
             w = ep.windows[model.name] = AdmissionWindow(self.admission_limit(model))
         return w
 
-    def _pick(self, model: ModelSpec) -> _Endpoint:
+    def _pick(self, request: ChatRequest) -> _Endpoint:
+        model = request.model
         turn = next(self._turn)
         n = len(self.endpoints)
         if self.options.balance == "round_robin" or n == 1:
             return self.endpoints[turn % n]
+        if self.options.balance == "prefix_affinity":
+            loads = [self._window(ep, model).load for ep in self.endpoints]
+            return self.endpoints[choose(prefix_key(request), loads)]
         order = [self.endpoints[(turn + i) % n] for i in range(n)]  # rotate to break ties
         return min(order, key=lambda ep: self._window(ep, model).load)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Protocol, TypeVar
 
 MODEL_NAME_FROM = ("hf_id", "name")
-BALANCE = ("least_in_flight", "round_robin")
+BALANCE = ("prefix_affinity", "least_in_flight", "round_robin")
 MAX_TOKENS_FIELDS = ("max_tokens", "max_completion_tokens")
 # Request fields orgsweep sets itself; ``extra_body`` must not override them.
 REQUEST_FIELDS = ("model", "messages", "temperature", "seed", "response_format", *MAX_TOKENS_FIELDS)
@@ -43,7 +43,7 @@ class ClientOptions:
     structured_output: bool = True
     strict_schema: bool = True
     model_name_from: str = "hf_id"
-    balance: str = "least_in_flight"
+    balance: str = "prefix_affinity"
     max_in_flight: int | None = None
     admission_headroom: float = 0.25
     replicas: int | None = None
@@ -107,6 +107,7 @@ class ServeOptions:
     min_replicas: int | None = None
     max_replicas: int | None = None
     enable_prefix_caching: bool = True
+    prefix_affinity: bool = True
     guided_decoding_backend: str = "auto"
     engine_kwargs: Mapping[str, Any] = field(default_factory=dict)
     runtime_env: Mapping[str, Any] = field(default_factory=dict)

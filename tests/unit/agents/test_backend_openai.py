@@ -283,7 +283,7 @@ def test_registry_builds_and_checks_it_from_config_options(server: FakeOpenAISer
     assert "EMPTY" not in repr(backend)
     assert registry_check("openai", {"base_url": server.url, "api_key_env": None}) == []
     assert registry_check("openai", {"balance": "x", "api_key_env": None}) == [
-        "backend.balance='x'; valid: least_in_flight, round_robin"
+        "backend.balance='x'; valid: prefix_affinity, least_in_flight, round_robin"
     ]
     assert registry_check("sim", {"latency": 1}) == [
         "backend: unknown key(s) latency; valid: invalid_output_rate, simulate_latency"

@@ -64,7 +64,13 @@ def test_llm_config_for_a_gpu_model() -> None:
             "model_id": "llama31_8b",
             "model_source": "meta-llama/Llama-3.1-8B-Instruct",
         },
-        "deployment_config": {"autoscaling_config": {"min_replicas": 8, "max_replicas": 8}},
+        "deployment_config": {
+            "autoscaling_config": {"min_replicas": 8, "max_replicas": 8},
+            # 8 replicas: prefix-aware routing keeps an episode's shared prompts on one engine
+            "request_router_config": {
+                "request_router_class": "ray.serve.llm.request_router.PrefixCacheAffinityRouter"
+            },
+        },
         "engine_kwargs": {
             "tensor_parallel_size": 1,
             "pipeline_parallel_size": 1,

@@ -66,7 +66,7 @@ def run(s: EpisodeSpec, backend: Any = None) -> EpisodeRows:
 def _agent(req: ChatRequest) -> int | None:
     if req.schema_name == "judge":
         return None
-    m = _AGENT.search(req.messages[0].content)
+    m = _AGENT.search("\n".join(m.content for m in req.messages[:2]))  # p2: id in the user text
     return int(m.group(1)) if m else -1
 
 

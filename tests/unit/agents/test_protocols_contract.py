@@ -111,7 +111,7 @@ def agent_of(req: ChatRequest) -> int | None:
     """The agent index a request is for (-1 coordinator, None judge), from its system text."""
     if req.schema_name == "judge":
         return None
-    m = _AGENT.search(req.messages[0].content)
+    m = _AGENT.search("\n".join(m.content for m in req.messages[:2]))  # p2: id in the user text
     return int(m.group(1)) if m else -1
 
 

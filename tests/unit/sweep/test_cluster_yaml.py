@@ -22,9 +22,9 @@ MODEL_FILES = sorted((ROOT / "conf" / "model").glob("*.yaml"))
 OPEN_MODEL_FILES = [p for p in MODEL_FILES if not yaml.safe_load(p.read_text())["hosted"]]
 
 MODEL_KEYS = [
-    "name", "hf_id", "revision", "family", "provider", "params_b", "active_params_b", "tensor_parallel_size",
-    "pipeline_parallel_size", "max_model_len", "max_num_seqs", "replicas", "hosted",
-    "price_in_per_mtok", "price_out_per_mtok", "gpu_hour_usd", "sim",
+    "name", "hf_id", "revision", "family", "provider", "params_b", "active_params_b",
+    "tensor_parallel_size", "pipeline_parallel_size", "max_model_len", "max_num_seqs",
+    "replicas", "hosted", "price_in_per_mtok", "price_out_per_mtok", "gpu_hour_usd", "sim",
 ]  # fmt: skip
 SIM_KEYS = ["capability", "verbosity", "abstention", "tokens_per_s", "judge"]
 
