@@ -289,6 +289,12 @@ def report(args: argparse.Namespace) -> int:
     return 0
 
 
+def view(args: argparse.Namespace) -> int:
+    from analysis.view import serve
+
+    return serve(args.results_dir, port=args.port, host=args.host)
+
+
 def tasks(args: argparse.Namespace) -> int:
     from sweep.tasks_cmd import export, parse_levels
 
