@@ -22,12 +22,14 @@ from typing import Any
 import polars as pl
 
 from analysis import numbers
+from analysis.plots import DPI as _DPI
 from analysis.plots import caption as figure_caption
 
 MAX_ROWS = 200
 COLLAPSE = 12  # tables longer than this are collapsed
 SHOWN = 8
 DEFINITIONS = "Definitions"
+DPI = _DPI["column"]
 
 
 @dataclass(frozen=True)
@@ -123,13 +125,16 @@ def _toc(sections: list[Section], ids: list[str]) -> str:
 
 def _figure(s: Section, images: Mapping[str, bytes]) -> str:
     assert s.figure is not None
-    data = base64.b64encode(images[s.figure]).decode()
+    png = images[s.figure]
+    # Shown near its print size: PNG px / dpi = inches, at 1.4 x 96 CSS px per inch.
+    width = round(int.from_bytes(png[16:20], "big") / DPI * 96 * 1.4)
+    data = base64.b64encode(png).decode()
     alt = html.escape(s.title, quote=True)
     stem = s.figure.removesuffix(".png")
     files = ", ".join(f"<code>{n}</code>" for n in (s.figure, f"{stem}.svg", f"{stem}-slide.png"))
     note = _inline(figure_caption(s.figure))
     return (
-        f'<figure><img alt="{alt}" src="data:image/png;base64,{data}">'
+        f'<figure><img alt="{alt}" width="{width}" src="data:image/png;base64,{data}">'
         f'<figcaption>{note} <a href="#definitions">(Definitions)</a> Files: {files}.'
         "</figcaption></figure>"
     )
@@ -275,8 +280,8 @@ nav.toc h2 {{ margin: 0.3em 0; column-span: all; font-size: 1.1em; }}
 nav.toc ul {{ margin: 0; padding-left: 1em; }}
 nav.toc li.sub {{ margin-left: 1.2em; font-size: 0.92em; }}
 figure {{ margin: 0.5em 0 1.5em; }}
-figure img {{ max-width: 100%; width: 760px; border: 1px solid #eee; }}
-figcaption {{ font-size: 0.85em; color: #444; max-width: 760px; }}
+figure img {{ max-width: 100%; height: auto; border: 1px solid #eee; }}
+figcaption {{ font-size: 0.85em; color: #444; max-width: 900px; }}
 details {{ margin: 0 0 1.5em; }}
 summary {{ cursor: pointer; color: #0b5394; }}
 code {{ background: #f4f4f4; padding: 0 3px; }}

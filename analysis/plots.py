@@ -28,6 +28,7 @@ DPI = {"column": 300, "slide": 200}
 WIDTH = {"column": (3.5, 7.16), "slide": (13.33, 13.33)}  # one panel, small multiples
 ROW_HEIGHT = {"column": 2.3, "slide": 3.6}
 FONT = {"column": 7.0, "slide": 13.0}
+SLIDE_HEIGHT = 7.5
 MAX_COLS = {"column": 2, "slide": 4}
 MAX_PANELS = 8
 SIM_MARK = "synthetic (sim)"
@@ -58,7 +59,13 @@ def _style(size: str) -> Iterator[None]:
     import matplotlib
 
     # Role names are model-written: no mathtext parsing of "$...$" in any label.
-    rc = {"font.size": FONT[size], "text.parse_math": False, "axes.titlesize": FONT[size]}
+    # SVG text stays text (editable, searchable), not glyph paths.
+    rc = {
+        "font.size": FONT[size],
+        "text.parse_math": False,
+        "axes.titlesize": FONT[size],
+        "svg.fonttype": "none",
+    }
     with matplotlib.rc_context(rc):
         yield
 
@@ -71,7 +78,10 @@ def _figure(size: str, panels: int, sim: bool, title: str, cols: int | None = No
     cols = min(cols or MAX_COLS[size], panels)
     rows = -(-panels // cols)
     width = WIDTH[size][0 if panels == 1 else 1]
-    fig = Figure(figsize=(width, ROW_HEIGHT[size] * rows + 0.7), layout="constrained")
+    height = ROW_HEIGHT[size] * rows + 0.7
+    if size == "slide":
+        height = max(height, SLIDE_HEIGHT)  # 16:9 at least
+    fig = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
     for ax in axes[panels:]:
