@@ -60,13 +60,13 @@ def _style(size: str) -> Iterator[None]:
 
     # Role names are model-written: no mathtext parsing of "$...$" in any label.
     # SVG text stays text (editable, searchable), not glyph paths.
-    rc = {
+    rc: dict[str, Any] = {
         "font.size": FONT[size],
         "text.parse_math": False,
         "axes.titlesize": FONT[size],
         "svg.fonttype": "none",
     }
-    with matplotlib.rc_context(rc):
+    with matplotlib.rc_context(rc):  # type: ignore[arg-type]
         yield
 
 

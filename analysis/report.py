@@ -137,7 +137,7 @@ def _sections(
     st: dict[str, Any],
     hosted: set[str] | None,
     models: set[str],
-) -> tuple[list[Section], dict[str, Callable[[], bytes]]]:
+) -> tuple[list[Section], dict[str, plots.Draw]]:
     """The report's outline: every section and the figures to draw (lazily, only if shown)."""
     T = "analysis.tables"
     c = _collect(runs, rows, hosted)

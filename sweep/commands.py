@@ -157,6 +157,7 @@ def _check_manifest(
 def _print_summary(results: Any, ids: set[str], typed: SweepConfig, con: Console) -> None:
     import polars as pl
 
+    from analysis.summary import LEGEND
     from analysis.summary import summary as table
 
     runs = results.runs.filter(pl.col("episode_id").is_in(list(ids)))
@@ -175,6 +176,7 @@ def _print_summary(results: Any, ids: set[str], typed: SweepConfig, con: Console
         tbl_width_chars=200,
     ):
         print(df)
+    con.print(LEGEND, style="dim", markup=False)
     if typed.backend.name == "sim":
         con.print(f"[bold yellow]{SIM_BANNER}[/]")
 

@@ -69,7 +69,7 @@ def _fmt(value: Any, column: str = "") -> str:
 @web.middleware
 async def _errors(request: web.Request, handler: Callable[..., Any]) -> web.StreamResponse:
     try:
-        return await handler(request)  # type: ignore[no-any-return]
+        return await handler(request)
     except UserError as e:
         return _page(request, "error.html", status=400, message=str(e))
 
