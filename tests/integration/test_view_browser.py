@@ -173,6 +173,8 @@ def test_episode_page_shows_a_round_of_64_agents(
     assert roles - {"-"}, "agents name their roles"
     assert "prompt" in first.find_element("css selector", ".turn details summary").text
     assert browser.find_elements("css selector", ".judge-reason")
+    # The screenshot shows the second round: its turns, builds_on links and role graph.
+    browser.execute_script("arguments[0].scrollIntoView()", rounds[-1])
     _shot(browser, shots / "view-episode.png", capsys)
 
 
