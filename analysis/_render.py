@@ -26,8 +26,9 @@ from analysis.plots import DPI as _DPI
 from analysis.plots import caption as figure_caption
 
 MAX_ROWS = 200
-COLLAPSE = 12  # tables longer than this are collapsed
-SHOWN = 8
+COLLAPSE_TESTS = 12  # tests tables longer than this are collapsed (significant rows shown)
+COLLAPSE = 40  # other tables longer than this are collapsed (first SHOWN rows shown)
+SHOWN = 20
 DEFINITIONS = "Definitions"
 DPI = _DPI["column"]
 
@@ -157,9 +158,10 @@ def _blocks(text: str, suffix: str = "") -> str:
 
 def _split(df: pl.DataFrame) -> tuple[pl.DataFrame, str] | None:
     """For a long table: the rows shown above the collapsed whole, and what they are."""
-    if df.height <= COLLAPSE:
+    tests = "p_holm" in df.columns
+    if df.height <= (COLLAPSE_TESTS if tests else COLLAPSE):
         return None
-    if "p_holm" in df.columns:
+    if tests:
         sig = numbers.significant(df)
         return sig, (
             f"{sig.height} of {df.height} tests significant after Holm "

@@ -143,8 +143,9 @@ def sections(cov: Coverage) -> list[Section]:
             "Coverage",
             "analysis.coverage.coverage(planned_cells(results_dir), runs)",
             f"Partial sweep: {cov.ok:,} of {cov.planned:,} planned episodes are committed ok "
-            f"and {cov.failed:,} failed. Per block: planned and committed episodes and the "
-            f"cells (block, protocol, model, N, roles, level) under {THIN_SHARE:.0%}.",
+            f"and {cov.failed:,} failed. Per block: its cells (block, protocol, model, N, "
+            f"roles, level), planned, ok and failed episodes, and the thin cells (under "
+            f"{THIN_SHARE:.0%} committed ok).",
             cov.blocks,
         ),
         Section(

@@ -175,7 +175,7 @@ def test_role_heatmap_legends_the_top_roles_and_groups_the_rest() -> None:
     roles = [f"role {i}" for i in range(30)]
     matrix = pl.DataFrame(
         {
-            "agent": list(range(30)) + [0],
+            "agent": [*range(30), 0],
             "task": [0] * 30 + [1],
             "role_norm": [*roles, "role 0"],
             "participate": [True] * 30 + [False],
