@@ -16,10 +16,6 @@ import polars as pl
 B = 2000
 LEVEL = 0.95
 SEED = 0
-CAPTION = (
-    f"Error bars / bands: 95% CIs, percentile bootstrap over tasks ({B} resamples of the "
-    "per-task mean Q)."
-)
 
 
 def task_bootstrap(

@@ -1,6 +1,6 @@
 """``orgsweep report RESULTS_DIR``: the paper's tables and figures from our results, written to
 ``RESULTS_DIR/report/``: ``report.md``, a self-contained ``report.html`` (figures embedded),
-the figures as PNG and ``stats.json``.
+every figure as PNG (300 dpi), SVG and a slide-sized PNG (``analysis.plots``), and ``stats.json``.
 
 This is the analysis edge: the runs and the workers' agent rows are collected once, then every
 section is a named query of ``analysis.tables`` / ``analysis.emergence`` whose name its caption

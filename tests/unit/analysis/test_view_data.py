@@ -115,3 +115,12 @@ def test_overview_and_errors(results: str) -> None:
     assert status == 400 and "limit=&#39;abc&#39;: a whole number" in page
     with pytest.raises(UserError, match="not an orgsweep results directory"):
         make_app(str(Path(results) / "missing"))
+
+
+def test_view_cli_names_a_missing_results_dir(tmp_path: Path, capsys) -> None:
+    from sweep.cli import main
+
+    assert main(["view", str(tmp_path / "nope"), "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("orgsweep: error: ") and "not an orgsweep results directory" in err
+    assert len(err.strip().splitlines()) == 1
