@@ -118,6 +118,8 @@ def export(draw: Draw, name: str) -> dict[str, bytes]:
                 buf = io.BytesIO()
                 fig.savefig(buf, format=fmt, dpi=DPI[size], metadata=_metadata(fmt))
                 out[f"{stem}{'-slide' if size == 'slide' else ''}.{fmt}"] = buf.getvalue()
+                # The layout is solved; the next format reuses it (half the time of a save).
+                fig.set_layout_engine("none")
     return out
 
 
