@@ -196,12 +196,17 @@ def episode(res: Results, episode_id: str) -> tuple[str, list[Step]]:
         t = turns.filter(pl.col("step") == s)
         other = scores.filter(pl.col("step") == s).to_dicts() if not scores.is_empty() else []
         dl = t.filter(pl.col("agent") == DELIVERABLE).to_dicts()
+        reason = (dl[0]["rationale"] or dl[0]["error"]) if dl else ""
+        # With a score set chosen, the verdict shown beside its scores is that set's.
+        chosen = [o for o in other if o["score_set"] == run.get("score_set")]
+        if chosen:
+            reason = chosen[0]["justification"] or chosen[0]["error"] or ""
         steps.append(
             Step(
                 run,
                 _rounds(agents.filter(pl.col("step") == s), t),
                 dl[0]["text"] if dl else "",
-                (dl[0]["rationale"] or dl[0]["error"]) if dl else "",
+                reason,
                 other,
             )
         )

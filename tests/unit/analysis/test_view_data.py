@@ -124,3 +124,24 @@ def test_view_cli_names_a_missing_results_dir(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert err.startswith("orgsweep: error: ") and "not an orgsweep results directory" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_score_set_shows_its_scores_and_its_verdict(tmp_path: Path) -> None:
+    from sweep.store import ResultStore
+
+    res_dir = tmp_path / "r"
+    write_sim_results(str(res_dir), [*SWEEP, "sweep.blocks.0.tasks_per_cell=1"])
+    run = pl.read_parquet(res_dir / "runs").row(0, named=True)
+    key = {k: run[k] for k in ("episode_id", "attempt", "batch", "step")}
+    scores = dict.fromkeys(("accuracy", "completeness", "coherence", "actionability"), 4)
+    row = {**key, **scores, "score_set": "alt", "judge_model": "glm5", "mission_score": 4}
+    row |= {"quality": 1.0, "mission_relevance": 1.0, "judge_failed": False}
+    row |= {"justification": "ALT VERDICT", "error": ""}
+    ResultStore(str(res_dir)).write_part("scores", [row])
+    res = data.results(str(res_dir), "alt")
+    assert "alt" in data.score_sets(res)
+    _, (step,) = data.episode(res, run["episode_id"])
+    assert step.run["quality"] == 1.0 and step.judge_reason == "ALT VERDICT"
+    _, (inline,) = data.episode(data.results(str(res_dir)), run["episode_id"])
+    assert inline.judge_reason != "ALT VERDICT"
+    assert [o["score_set"] for o in inline.other_scores] == ["alt"]
