@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from analysis import palette
 from analysis.view.data import Turn
 
 SIZE = 360
+FAINT = "#EEEEEE"
 RADIUS = 150
 
 
@@ -44,8 +46,11 @@ class Graph:
     legend: list[tuple[str, str]]  # (colour, role)
 
 
-def round_graph(turns: list[Turn]) -> Graph:
-    workers = sorted({t.agent for t in turns if t.agent >= 0})
+def round_graph(turns: list[Turn], step_agents: Iterable[int] = ()) -> Graph:
+    """The graph of one round; ``step_agents`` (every agent of the step) keeps positions the
+    same in every round of a step, agents not acting in this round drawn faint, so the
+    targets of ``builds_on`` in earlier rounds (a sequential chain) are on the picture."""
+    workers = sorted({t.agent for t in turns if t.agent >= 0} | {a for a in step_agents if a >= 0})
     n = max(len(workers), 1)
     r = max(2.5, min(9.0, 300 / n))
     pos: dict[int, tuple[float, float]] = {-1: (SIZE / 2, SIZE / 2)}
@@ -55,7 +60,12 @@ def round_graph(turns: list[Turn]) -> Graph:
     roles = Counter(t.role.casefold() for t in turns if t.participate and t.role)
     top = [role for role, _ in roles.most_common(len(palette.ROLE_COLOURS))]
     colour = dict(zip(top, palette.ROLE_COLOURS, strict=False))
-    nodes = []
+    acting = {t.agent for t in turns}
+    nodes = [
+        Node(a, *pos[a], r * 0.7, FAINT, f"agent {a}: not in this round", "")
+        for a in workers
+        if a not in acting
+    ]
     for t in turns:
         if t.agent not in pos:
             continue

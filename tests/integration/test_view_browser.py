@@ -168,7 +168,7 @@ def test_episode_page_shows_a_round_of_64_agents(
     assert rounds and "64 agents" in rounds[0].text
     first = browser.find_element("css selector", ".round")
     assert len(first.find_elements("css selector", ".turn")) == 64
-    assert len(first.find_elements("css selector", "svg circle")) == 64
+    assert len(first.find_elements("css selector", "svg circle.acting")) == 64
     roles = {e.text for e in first.find_elements("css selector", ".turn .role")}
     assert roles - {"-"}, "agents name their roles"
     assert "prompt" in first.find_element("css selector", ".turn details summary").text

@@ -145,3 +145,21 @@ def test_a_score_set_shows_its_scores_and_its_verdict(tmp_path: Path) -> None:
     _, (inline,) = data.episode(data.results(str(res_dir)), run["episode_id"])
     assert inline.judge_reason != "ALT VERDICT"
     assert [o["score_set"] for o in inline.other_scores] == ["alt"]
+
+
+def test_round_graph_keeps_the_step_agents_so_builds_on_edges_reach_earlier_rounds(
+    results: str,
+) -> None:
+    from analysis.view.graph import FAINT, round_graph
+
+    res = data.results(results)
+    eid = res.runs.filter(pl.col("protocol") == "sequential").collect()["episode_id"][0]
+    _, (step,) = data.episode(res, eid)
+    everyone = {t.agent for _, ts in step.rounds for t in ts}
+    rnd, turns = next((r, ts) for r, ts in step.rounds if any(t.builds_on for t in ts))
+    g = round_graph(turns, everyone)
+    assert len(g.nodes) == len(everyone)  # one per agent of the step, one round acting
+    faint = [n for n in g.nodes if n.fill == FAINT]
+    assert len(faint) == len(everyone) - len(turns)
+    assert len(g.edges) == sum(len(t.builds_on) for t in turns)
+    assert all(n.anchor == "" for n in faint) and rnd > 1
