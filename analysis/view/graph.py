@@ -46,7 +46,7 @@ class Graph:
     legend: list[tuple[str, str]]  # (colour, role)
 
 
-def round_graph(turns: list[Turn], step_agents: Iterable[int] = ()) -> Graph:
+def round_graph(turns: list[Turn], step_agents: Iterable[int]) -> Graph:
     """The graph of one round; ``step_agents`` (every agent of the step) keeps positions the
     same in every round of a step, agents not acting in this round drawn faint, so the
     targets of ``builds_on`` in earlier rounds (a sequential chain) are on the picture."""

@@ -156,7 +156,11 @@ def _int(qs: Any, key: str, default: int) -> int:
 async def episode(request: web.Request) -> web.Response:
     res = data.results(request.app[DIR], request.query.get("score_set"))
     eid, steps = await _thread(data.episode, res, request.match_info["episode_id"])
-    graphs = {(s.run["step"], rnd): round_graph(turns) for s in steps for rnd, turns in s.rounds}
+    graphs = {
+        (s.run["step"], rnd): round_graph(turns, {t.agent for _, ts in s.rounds for t in ts})
+        for s in steps
+        for rnd, turns in s.rounds
+    }
     return _page(request, "episode.html", eid=eid, steps=steps, graphs=graphs, scores=data.SCORES)
 
 

@@ -163,3 +163,13 @@ def test_round_graph_keeps_the_step_agents_so_builds_on_edges_reach_earlier_roun
     assert len(faint) == len(everyone) - len(turns)
     assert len(g.edges) == sum(len(t.builds_on) for t in turns)
     assert all(n.anchor == "" for n in faint) and rnd > 1
+
+
+def test_sequential_episode_page_draws_every_agent_in_each_round_graph(results: str) -> None:
+    res = data.results(results)
+    run = res.runs.filter(pl.col("protocol") == "sequential").collect().row(0, named=True)
+    status, page = _get(make_app(results), f"/episode/{run['episode_id']}")
+    assert status == 200
+    graphs = page.split("<svg")[1:]
+    assert len(graphs) == run["rounds"] > 1
+    assert all(g.split("</svg>")[0].count("<circle") == run["n_agents"] for g in graphs)
