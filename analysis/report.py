@@ -1,6 +1,6 @@
 """``orgsweep report RESULTS_DIR``: the paper's tables and figures from our results, written to
 ``RESULTS_DIR/report/``: ``report.md``, a self-contained ``report.html`` (figures embedded),
-the figures as PNG and ``stats.json``.
+every figure as PNG (300 dpi), SVG and a slide-sized PNG (``analysis.plots``), and ``stats.json``.
 
 This is the analysis edge: the runs and the workers' agent rows are collected once, then every
 section is a named query of ``analysis.tables`` / ``analysis.emergence`` whose name its caption
@@ -19,8 +19,8 @@ from typing import Any
 
 import polars as pl
 
+from analysis import coverage, figure_ci, plots
 from analysis import emergence as em
-from analysis import plots
 from analysis import tables as tb
 from analysis._render import Section, render_html, render_md, tests_table
 from analysis.judge_report import judge_sections
@@ -79,9 +79,13 @@ def report(
     sections[-1:-1] = judge_sections(results_dir, res.scores)  # before Definitions
     timings["tables"] = time.perf_counter() - t
     t = time.perf_counter()
-    images = {name: draw() for name, draw in figures.items()}
+    images = {k: v for name, draw in figures.items() for k, v in plots.export(draw, name).items()}
     timings["figures"] = time.perf_counter() - t
     head = _head(results_dir, runs, score_set)
+    cov = coverage.of_results(results_dir)
+    if cov is not None and cov.partial:
+        head["partial"] = cov.banner()
+        sections[1:1] = coverage.sections(cov)
     markdown = render_md(head, sections)
     stats_doc = {"results_dir": results_dir, "score_set": score_set or "default", **statistics}
     files = {
@@ -135,13 +139,15 @@ def _sections(
     st: dict[str, Any],
     hosted: set[str] | None,
     models: set[str],
-) -> tuple[list[Section], dict[str, Callable[[], bytes]]]:
+) -> tuple[list[Section], dict[str, plots.Draw]]:
     """The report's outline: every section and the figures to draw (lazily, only if shown)."""
     T = "analysis.tables"
     c = _collect(runs, rows, hosted)
-    figs: dict[str, Callable[[], bytes]] = {}
+    figs: dict[str, plots.Draw] = {}
+    ci = figure_ci.binder(runs.collect())
+    sim = bool(runs.select((pl.col("backend") == "sim").any()).collect().item())
 
-    def fig(name: str, draw: Callable[[], bytes], df: pl.DataFrame) -> str | None:
+    def fig(name: str, draw: plots.Draw, df: pl.DataFrame) -> str | None:
         if df.is_empty():
             return None
         figs[name] = draw
@@ -158,7 +164,7 @@ def _sections(
             "no block runs two or more protocols on one model",
             fig(
                 "quality_by_protocol.png",
-                lambda: plots.quality_by_protocol(c["protocols"]),
+                lambda size: plots.quality_by_protocol(ci(c["protocols"]), sim=sim, size=size),
                 c["protocols"],
             ),
         ),
@@ -177,7 +183,11 @@ def _sections(
             "Per block, protocol, model and role mode where N varies.",
             c["scaling"],
             "no block varies N for one protocol and model",
-            fig("scaling_by_n.png", lambda: plots.scaling_by_n(c["scaling"]), c["scaling"]),
+            fig(
+                "scaling_by_n.png",
+                lambda size: plots.scaling_by_n(ci(c["scaling"]), sim=sim, size=size),
+                c["scaling"],
+            ),
         ),
         _tests("Scaling tests (Kruskal-Wallis across N; largest vs smallest N)", st, "n_agents"),
         Section(
@@ -205,7 +215,7 @@ def _sections(
             "no block varies the task level",
             fig(
                 "quality_by_level.png",
-                lambda: plots.quality_and_depth_by_level(c["levels"]),
+                lambda size: plots.quality_and_depth_by_level(ci(c["levels"]), sim=sim, size=size),
                 c["levels"],
             ),
         ),
@@ -225,7 +235,7 @@ def _sections(
             c["resilience"],
             "no shocks in these results",
         ),
-        *_emergence(c, rows, fig, figs),
+        *_emergence(c, rows, fig, figs, sim),
         Section(
             "All omnibus tests",
             f"{T}.statistics(runs)['omnibus']",
@@ -241,8 +251,9 @@ def _sections(
 def _emergence(
     c: dict[str, Any],
     rows: pl.LazyFrame,
-    fig: Callable[[str, Callable[[], bytes], pl.DataFrame], str | None],
-    figs: dict[str, Callable[[], bytes]],
+    fig: Callable[[str, plots.Draw, pl.DataFrame], str | None],
+    figs: dict[str, plots.Draw],
+    sim: bool,
 ) -> list[Section]:
     """The emergence part of the outline (``analysis.emergence``)."""
     E = "analysis.emergence"
@@ -310,7 +321,7 @@ def _emergence(
             "no scored run steps",
             fig(
                 "participation_vs_quality.png",
-                lambda: plots.participation_vs_quality(c["points"]),
+                lambda size: plots.participation_vs_quality(c["points"], sim=sim, size=size),
                 c["points"],
             ),
             level=3,
@@ -323,7 +334,7 @@ def _emergence(
             "no scored run steps",
             level=3,
         ),
-        _heatmap(rows, figs),
+        _heatmap(rows, figs, sim),
     ]
 
 
@@ -388,7 +399,7 @@ def _with_p(table: pl.DataFrame, st: dict[str, Any]) -> pl.DataFrame:
     )
 
 
-def _heatmap(rows: pl.LazyFrame, figs: dict[str, Callable[[], bytes]]) -> Section:
+def _heatmap(rows: pl.LazyFrame, figs: dict[str, plots.Draw], sim: bool) -> Section:
     """Fig. 4 for the most common (model, arm, N, roles) cell, preferring the paper's:
     Sequential, free roles, N = 16."""
     cells = (
@@ -413,12 +424,13 @@ def _heatmap(rows: pl.LazyFrame, figs: dict[str, Callable[[], bytes]]) -> Sectio
         f"{arm}, {model}, N = {n}, {roles} roles: {distinct['role_norm'].n_unique()} distinct "
         f"roles in {matrix['task'].n_unique()} tasks"
     )
-    figs["role_heatmap.png"] = lambda: plots.role_heatmap(matrix, title)
+    figs["role_heatmap.png"] = lambda size: plots.role_heatmap(matrix, title, sim=sim, size=size)
     return Section(
         "Role heatmap (Fig. 4)",
         f"analysis.emergence.role_matrix(agent_rows(agents, runs), model={model!r}, "
         f"arm={arm!r}, n_agents={n}, roles={roles!r})",
-        f"{title}. Cell colour = role; x = voluntary abstention; grey = not asked.",
+        f"{title}. Cell colour = role (the most used roles; the rest grouped); black = "
+        "voluntary abstention; white = not participating for another reason.",
         figure="role_heatmap.png",
         level=3,
     )

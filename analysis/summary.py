@@ -4,6 +4,14 @@ from __future__ import annotations
 
 import polars as pl
 
+LEGEND = (
+    "runs = run steps (status ok); Q = mean quality, (accuracy + completeness + coherence + "
+    "actionability) / 16 in [0.25, 1]; M = mean mission relevance (mission score / 4); part = "
+    "mean share of active agents that participated; roles = mean distinct roles per run step; "
+    "depth = mean hierarchy depth (agents on the longest builds_on chain); calls = mean agent "
+    "LLM calls per run step. More in `orgsweep report RESULTS_DIR` (Definitions)."
+)
+
 
 def cell_means(runs: pl.LazyFrame) -> pl.DataFrame:
     """Per (model, protocol): episodes, mean Q and M, participation, unique roles, calls."""

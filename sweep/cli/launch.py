@@ -72,6 +72,9 @@ def _print_summary(results: Any, ids: set[str], typed: Any, con: Any) -> None:
         tbl_width_chars=200,
     ):
         print(df)
+    from analysis.summary import LEGEND
+
+    con.print(LEGEND, style="dim", markup=False)
     from agents.backends import backend_entry
 
     if backend_entry(typed.backend.name).synthetic:

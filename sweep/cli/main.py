@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "agree": ("sweep.cli.judge", "agree"),
     "probe": ("sweep.cli.judge", "probe"),
     "scores": ("sweep.cli.judge", "scores"),
+    "view": ("sweep.cli.view", "run"),
     "report": ("sweep.cli.report", "run"),
     "tasks": ("sweep.cli.tasks", "run"),
 }
@@ -129,6 +130,14 @@ def _parser() -> argparse.ArgumentParser:
         help="include committed episodes that are not in the sweep's current plan",
     )
     report.add_argument("--out", help="output directory (default: RESULTS_DIR/report)")
+    view = cmd("view", "browse RESULTS_DIR in a local read-only web app (episodes, runs)", False)
+    view.add_argument("results_dir")
+    view.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    view.add_argument("--host", default="127.0.0.1", help="address to bind (default: local only)")
+    view = cmd("view", "browse RESULTS_DIR in a local read-only web app (episodes, runs)", False)
+    view.add_argument("results_dir")
+    view.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    view.add_argument("--host", default="127.0.0.1", help="address to bind (default: local only)")
     tasks = cmd("tasks", "task utilities (export)", False)
     actions = tasks.add_subparsers(dest="tasks_command", required=True, metavar="ACTION")
     export = actions.add_parser("export", help="write generated tasks to .jsonl or .parquet")

@@ -91,7 +91,8 @@ def report_dir(results: str) -> Path:
 
 def test_report_writes_every_file(report_dir: Path) -> None:
     names = {p.name for p in report_dir.iterdir()}
-    assert names == PNGS | {"report.md", "report.html", "stats.json"}
+    figures = {f"{p[:-4]}{suffix}" for p in PNGS for suffix in (".png", ".svg", "-slide.png")}
+    assert names == figures | {"report.md", "report.html", "stats.json"}
     page = (report_dir / "report.html").read_text()
     assert page.count('src="data:image/png;base64,') == len(PNGS)
     assert not re.search(r'src="(?!data:)|<link|<script', page)  # self-contained
