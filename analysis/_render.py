@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 MAX_ROWS = 200
-P_COLUMNS = {"p", "p_value", "p_holm", "mwu_p", "welch_p"}
+P_COLUMNS = {"p", "p_value", "p_holm", "mwu_p", "welch_p", "p_run_level"}
 
 
 @dataclass(frozen=True)
