@@ -148,7 +148,7 @@ def _sections(
     """The report's outline: every section and the figures to draw (lazily, only if shown)."""
     T = "analysis.tables"
     c = _collect(runs, rows, hosted)
-    _add_cis(c, runs.collect())
+    t = _with_cis(c, runs.collect())
     figs: dict[str, Callable[[], bytes]] = {}
 
     def fig(name: str, draw: Callable[[], bytes], df: pl.DataFrame) -> str | None:
@@ -164,7 +164,7 @@ def _sections(
             f"{T}.protocol_comparison(runs)",
             "Per block, model and role mode, protocols ranked by Q. T = mean rounds (latency "
             "proxy), tokens = C, R = share of risky runs, B = mean Balance Index (Definitions).",
-            c["protocols"],
+            t["protocols"],
             "no block runs two or more protocols on one model",
             fig(
                 "quality_by_protocol.png",
@@ -179,14 +179,14 @@ def _sections(
             f"At {tb.TABLE_IV_LEVEL} only (the paper's level). delta_pct = (Q_seq - Q_coord) / "
             "Q_coord * 100; test and p (task level, Holm within its family) of the protocol "
             "pair in the same stratum.",
-            _with_p(c["seq_coord"], st),
+            _with_p(t["seq_coord"], st),
             f"no block runs both sequential and coordinator on one model at {tb.TABLE_IV_LEVEL}",
         ),
         Section(
             "Scaling with N (Tables V-VI)",
             f"{T}.scaling(runs)",
             "Per block, protocol, model and role mode where N varies.",
-            c["scaling"],
+            t["scaling"],
             "no block varies N for one protocol and model",
             fig("scaling_by_n.png", lambda: plots.scaling_by_n(c["scaling"]), c["scaling"]),
         ),
@@ -196,7 +196,7 @@ def _sections(
             f"{T}.model_comparison(runs)",
             "Per block, protocol and role mode where models vary (the paper's J_judge is "
             "undefined and left out).",
-            c["models"],
+            t["models"],
             "no block runs two or more models on one protocol",
         ),
         _tests("Model tests", st, "model"),
@@ -204,7 +204,7 @@ def _sections(
             "Closed vs open models (Table VIII)",
             f"{T}.closed_vs_open(runs, hosted)",
             "Hosted (closed) models beside open ones; Q_per_1k_tok = Q / (tokens / 1000).",
-            c["closed_open"],
+            t["closed_open"],
             _closed_open_reason(hosted, models),
         ),
         Section(
@@ -212,7 +212,7 @@ def _sections(
             f"{T}.quality_by_level(runs)",
             "Per block, pooled over its protocols and models; HD = mean hierarchy depth; "
             "completeness and actionability are mean raw 1-4 sub-scores.",
-            c["levels"],
+            t["levels"],
             "no block varies the task level",
             fig(
                 "quality_by_level.png",
@@ -225,7 +225,7 @@ def _sections(
             "Free vs fixed roles (capability threshold)",
             f"{T}.free_vs_fixed(runs)",
             "Per block, protocol and model where the role mode varies.",
-            c["free_fixed"],
+            t["free_fixed"],
             "no block runs both free and fixed roles",
         ),
         _tests("Role-mode tests", st, "roles"),
@@ -240,7 +240,7 @@ def _sections(
             c["resilience"],
             "no shocked episodes beside a no-shock arm in these results",
         ),
-        *_emergence(c, rows, fig, figs),
+        *_emergence(c, t, rows, fig, figs),
         Section(
             "All omnibus tests",
             f"{T}.statistics(runs)['omnibus']",
@@ -257,6 +257,7 @@ def _sections(
 
 def _emergence(
     c: dict[str, Any],
+    t: dict[str, pl.DataFrame],
     rows: pl.LazyFrame,
     fig: Callable[[str, Callable[[], bytes], pl.DataFrame], str | None],
     figs: dict[str, Callable[[], bytes]],
@@ -323,7 +324,7 @@ def _emergence(
             "Participation vs quality (Fig. 5 left)",
             f"{E}.participation_quality(runs); figure: {E}.participation(runs)",
             "spearman_r = rank correlation of participation rate with Q over run steps.",
-            c["participation"],
+            t["participation"],
             "no scored run steps",
             fig(
                 "participation_vs_quality.png",
@@ -336,7 +337,7 @@ def _emergence(
             "Efficiency: tokens and cost per quality point",
             f"{E}.efficiency(runs)",
             "tokens_per_q = tokens / Q; cost columns are null unless a price is configured.",
-            c["efficiency"],
+            t["efficiency"],
             "no scored run steps",
             level=3,
         ),
@@ -441,11 +442,11 @@ _CI_BY = {
 """Per table: the columns a row's runs share, for its bootstrap CIs over tasks."""
 
 
-def _add_cis(c: dict[str, pl.DataFrame], runs: pl.DataFrame) -> None:
-    """Every mean column of the tables in ``_CI_BY`` becomes ``x [lo, hi]`` (in place)."""
+def _with_cis(c: dict[str, pl.DataFrame], runs: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """The tables of ``_CI_BY`` as shown: every mean column ``x [lo, hi]`` (figures keep ``c``,
+    the numbers)."""
     rows = tb.balance_index(runs.lazy()).collect()
-    for name, by in _CI_BY.items():
-        c[name] = tb.with_ci(c[name], rows, by)
+    return {name: tb.with_ci(c[name], rows, by) for name, by in _CI_BY.items()}
 
 
 def _resilience_ci(table: pl.DataFrame) -> pl.DataFrame:
