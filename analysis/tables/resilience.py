@@ -44,6 +44,8 @@ def resilience(runs: pl.LazyFrame) -> pl.DataFrame:
             continue
         for kind in kinds:
             shocked = part.filter(pl.col("shock_kind") == kind)
+            if not set(shocked["unit"].to_list()) & set(base["unit"].to_list()):
+                continue
             at = int(shocked["shock_step"].min())  # type: ignore[arg-type]
             out.append({**dict(zip(BY, key, strict=True)), **_row("", base, base, at)})
             out.append({**dict(zip(BY, key, strict=True)), **_row(kind, shocked, base, at)})
