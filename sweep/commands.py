@@ -15,9 +15,11 @@ import yaml
 from omegaconf import OmegaConf
 from rich.console import Console
 
+from agents.models import ModelSpec
 from sweep.config import SweepConfig, build, compose
 from sweep.errors import UserError
 from sweep.plan import Plan, plan, summary
+from sweep.provenance import check_revisions, provenance
 from sweep.spec import ID_VERSION
 from sweep.store import MANIFEST, ResultStore
 
@@ -56,6 +58,7 @@ def _manifest(cfg: Any, typed: SweepConfig, p: Plan, overrides: list[str]) -> st
             "plan_digest": p.digest(),
             "planned_episodes": len(p.specs),
             "versions": _versions(),
+            "provenance": provenance(typed.backend.name, _models(p), _allow_unpinned(cfg)),
             "models": {
                 m.name: {"hf_id": m.hf_id, "revision": m.revision}
                 for m in {s.model.name: s.model for s in p.specs}.values()
@@ -64,6 +67,16 @@ def _manifest(cfg: Any, typed: SweepConfig, p: Plan, overrides: list[str]) -> st
         },
         sort_keys=False,
     )
+
+
+def _models(p: Plan) -> list[ModelSpec]:
+    """Every model the plan serves: agents, judges and swap_model shocks."""
+    shocks = [s.shock.model for s in p.specs if s.shock and s.shock.model]
+    return [*(s.model for s in p.specs), *(s.judge.model for s in p.specs), *shocks]
+
+
+def _allow_unpinned(cfg: Any) -> bool:
+    return bool(cfg.get("allow_unpinned", False))
 
 
 def launch(args: argparse.Namespace, overrides: list[str] | None = None) -> int:
@@ -78,6 +91,7 @@ def launch(args: argparse.Namespace, overrides: list[str] | None = None) -> int:
     for w in warns:
         con.print(f"[yellow]warning:[/] {w}")
     p = plan(typed)
+    check_revisions(typed.backend.name, _models(p), _allow_unpinned(cfg))
     store = ResultStore(typed.results_dir)
     committed = store.committed()
     _check_manifest(store, p, cfg, committed, args.on_config_change, con)
@@ -106,7 +120,9 @@ def launch(args: argparse.Namespace, overrides: list[str] | None = None) -> int:
     return 0
 
 
-RUNTIME_KEYS = ("results_dir", "cluster", "store_prompts", "sweep.limit", "backend")
+RUNTIME_KEYS = (
+    "results_dir", "cluster", "store_prompts", "sweep.limit", "backend", "allow_unpinned"
+)  # fmt: skip
 
 
 def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
@@ -213,8 +229,9 @@ def plan_cmd(args: argparse.Namespace) -> int:
 
 
 def validate(args: argparse.Namespace) -> int:
-    typed, warns, _ = _load(list(args.overrides))
+    typed, warns, cfg = _load(list(args.overrides))
     p = plan(typed)
+    check_revisions(typed.backend.name, _models(p), _allow_unpinned(cfg))
     for w in warns:
         print(f"warning: {w}")
     print(f"ok: sweep {typed.name!r} is valid ({len(p.specs)} episodes)")

@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 from analysis.schema import TABLES, WRITE_ORDER
 from sweep.errors import UserError
+from sweep.provenance import part_metadata
 
 MANIFEST = "sweep.yaml"
 REPLACES = ".replaces"  # suffix of a merged part's list of the parts it replaces
@@ -87,6 +88,7 @@ class ResultStore:
         table: str,
         rows: list[dict[str, Any]] | pa.Table,
         replaces: Iterable[str] = (),
+        metadata: dict[str, str] | None = None,
     ) -> str | None:
         """Commit ``rows`` as a new part of ``table``; returns its path (None: no rows).
         ``replaces``: paths of parts these rows merge; readers skip them from the moment this
@@ -95,6 +97,8 @@ class ResultStore:
             data = rows
         else:
             data = pa.Table.from_pylist(rows, schema=TABLES[table])
+        if metadata:  # provenance: backend and orgsweep version (sweep.provenance)
+            data = data.replace_schema_metadata({**(data.schema.metadata or {}), **metadata})
         if data.num_rows == 0:
             return None
         folder = self.path(table)
@@ -122,11 +126,12 @@ class ResultStore:
         """Commit buffered rows: every other table first, ``runs`` last. Every row gets the
         commit's ``batch`` id, which ties an attempt's rows together. Returns the id."""
         batch = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
+        meta = part_metadata(batches.get("runs", []))
         for table in WRITE_ORDER:
             rows = batches.get(table, [])
             for r in rows:
                 r["batch"] = batch
-            self.write_part(table, rows)
+            self.write_part(table, rows, metadata=meta)
         return batch
 
     def write_text(self, name: str, text: str) -> None:

@@ -416,6 +416,7 @@ def test_sweep_against_a_faulty_server(ray_local: None, tmp_path: Path, capsys: 
             [
                 "launch",
                 "backend=openai",
+                "allow_unpinned=true",  # the fake server serves no weights to pin
                 f"backend.base_url={srv.url}",
                 "backend.api_key_env=null",
                 "backend.timeout_s=1.0",

@@ -443,7 +443,8 @@ def test_runner_pool_fits_the_cpus_serving_leaves(
     res = str(tmp_path / "r")
     with FakeOpenAIServer() as srv:
         rc = main(
-            ["launch", "backend=vllm", "sweep.limit=3", f"results_dir={res}", "--no-progress"]
+            ["launch", "backend=vllm", "allow_unpinned=true", "sweep.limit=3"]
+            + [f"results_dir={res}", "--no-progress"]
         )
     assert rc == 0, capsys.readouterr().out
     assert "replica" not in seen  # the driver stopped serving at the end
