@@ -371,7 +371,7 @@ def min_attainable_p(test: str, n_a: int, n_b: int) -> float:
     Wilcoxon signed-rank 2 / 2^n, Mann-Whitney U 2 / C(n_a + n_b, n_a). A family whose alpha is
     below it can never reject; the report says so. nan for other tests."""
     if test == "wilcoxon" and n_a >= 1:
-        return min(1.0, 2.0 / 2.0**n_a)
+        return min(1.0, math.ldexp(2.0, -n_a))
     if test == "mann_whitney" and n_a >= 1 and n_b >= 1:
         return min(1.0, 2.0 / math.comb(n_a + n_b, n_a))
     return NAN

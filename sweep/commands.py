@@ -209,10 +209,13 @@ def resume(args: argparse.Namespace) -> int:
 
 
 def plan_cmd(args: argparse.Namespace) -> int:
-    typed, warns, _ = _load(list(args.overrides))
+    from analysis.power import power_report
+
+    typed, warns, cfg = _load(list(args.overrides))
     s = summary(plan(typed))
+    power = power_report(typed, cfg, getattr(args, "pilot", None))
     if args.json:
-        print(json.dumps({"sweep": typed.name, **s, "warnings": warns}, indent=2))
+        print(json.dumps({"sweep": typed.name, **s, "power": power, "warnings": warns}, indent=2))
         return 0
     con = _console()
     con.print(f"sweep [bold]{typed.name}[/]: {s['episodes']} episodes, {s['total_runs']} task runs")
@@ -223,6 +226,8 @@ def plan_cmd(args: argparse.Namespace) -> int:
     )
     for reason, n in s["skipped"].items():
         con.print(f"  skipped {n}: {reason}")
+    for line in power["lines"]:
+        con.print(f"  {line}")
     for w in warns:
         con.print(f"[yellow]warning:[/] {w}")
     return 0
