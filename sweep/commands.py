@@ -263,8 +263,12 @@ def compact(args: argparse.Namespace) -> int:
 
 def query(args: argparse.Namespace) -> int:
     from analysis.query import query as q
+    from analysis.query import sim_notice
 
     df = q(args.results_dir, args.sql)
+    notice = sim_notice(args.results_dir, df)
+    if notice:
+        print(notice, file=sys.stderr)  # stderr: csv/json on stdout stay machine-readable
     if args.format == "csv":
         sys.stdout.write(df.write_csv())
     elif args.format == "json":
