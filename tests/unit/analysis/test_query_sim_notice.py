@@ -8,20 +8,20 @@ from analysis.query import ALL_SIM, sim_notice
 from analysis.results import Results
 
 
-def _Res(backends: list[str]) -> Results:  # noqa: N802 - reads like the class it builds
+def _results(backends: list[str]) -> Results:
     return Results(pl.LazyFrame({"backend": backends}), pl.LazyFrame(), pl.LazyFrame())
 
 
 def test_rows_with_a_backend_column_are_counted() -> None:
     df = pl.DataFrame({"backend": ["sim", "vllm", "sim"]})
-    assert sim_notice(_Res(["sim"]), df) == (
+    assert sim_notice(_results(["sim"]), df) == (
         "note: 2 of these 3 rows come from the synthetic `sim` backend (backend == 'sim'): "
         "not evidence about LLMs."
     )
-    assert sim_notice(_Res(["sim"]), pl.DataFrame({"backend": ["vllm"]})) is None
+    assert sim_notice(_results(["sim"]), pl.DataFrame({"backend": ["vllm"]})) is None
 
 
 def test_aggregates_get_the_notice_when_every_run_is_sim() -> None:
     df = pl.DataFrame({"n": [3]})
-    assert sim_notice(_Res(["sim", "sim"]), df) == ALL_SIM
-    assert sim_notice(_Res(["sim", "vllm"]), df) is None
+    assert sim_notice(_results(["sim", "sim"]), df) == ALL_SIM
+    assert sim_notice(_results(["sim", "vllm"]), df) is None
