@@ -24,6 +24,7 @@ from analysis import emergence as em
 from analysis import plots
 from analysis import tables as tb
 from analysis._render import Section, render_html, render_md
+from analysis.tables import unit_ratios as ur
 from analysis.tables.entries import omnibus_table, pairs_table
 from analysis.tables.intervals import fmt
 from sweep.errors import UserError
@@ -148,7 +149,7 @@ def _sections(
     """The report's outline: every section and the figures to draw (lazily, only if shown)."""
     T = "analysis.tables"
     c = _collect(runs, rows, hosted)
-    t = _with_cis(c, runs.collect())
+    t = _with_cis(c, runs.collect(), rows)
     figs: dict[str, Callable[[], bytes]] = {}
 
     def fig(name: str, draw: Callable[[], bytes], df: pl.DataFrame) -> str | None:
@@ -291,7 +292,7 @@ def _emergence(
             "Role stability (RSI)",
             f"{E}.role_stability(agent_rows(agents, runs))",
             "RSI = share of (agent, consecutive step) pairs keeping the same normalised role.",
-            c["rsi"],
+            t["rsi"],
             "RSI needs episodes with more than one step; every episode here has one",
             level=3,
         ),
@@ -308,7 +309,7 @@ def _emergence(
             f"{E}.abstention(agent_rows(agents, runs))",
             "voluntary = the agent abstained; directed = excluded by the coordinator; "
             "voluntary_share = voluntary / idle.",
-            c["abstention"],
+            t["abstention"],
             "no worker rows",
             level=3,
         ),
@@ -442,11 +443,53 @@ _CI_BY = {
 """Per table: the columns a row's runs share, for its bootstrap CIs over tasks."""
 
 
-def _with_cis(c: dict[str, pl.DataFrame], runs: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """The tables of ``_CI_BY`` as shown: every mean column ``x [lo, hi]`` (figures keep ``c``,
-    the numbers)."""
+def _with_cis(
+    c: dict[str, pl.DataFrame], runs: pl.DataFrame, agents: pl.LazyFrame
+) -> dict[str, pl.DataFrame]:
+    """The tables as shown: every mean, ratio and correlation column ``x [lo, hi]`` over task
+    units (``analysis.tables.intervals``, ``analysis.tables.unit_ratios``); figures keep ``c``,
+    the numbers."""
     rows = tb.balance_index(runs.lazy()).collect()
-    return {name: tb.with_ci(c[name], rows, by) for name, by in _CI_BY.items()}
+    t = {name: tb.with_ci(c[name], rows, by) for name, by in _CI_BY.items()}
+    by_unit = (*em.BY, "unit")
+    agents_u = ur.with_units(agents, runs.lazy())
+    sums = (
+        ur.with_units(rows.lazy(), runs.lazy())
+        .filter(pl.col("quality").is_not_null())
+        .group_by(by_unit)
+        .agg(pl.col("quality").sum(), pl.col("tokens").sum())
+        .collect()
+    )
+    per_1k = {"Q_per_1k_tok": ("quality", "tokens", 1000.0)}
+    t["efficiency"] = ur.with_ratio_ci(
+        t["efficiency"], sums, em.BY, {"tokens_per_q": ("tokens", "quality", 1.0), **per_1k}
+    )
+    model_by = (*tb.STRATA["model"], "model")
+    model_sums = (
+        ur.with_units(rows.lazy(), runs.lazy())
+        .filter(pl.col("quality").is_not_null())
+        .group_by(*model_by, "unit")
+        .agg(pl.col("quality").sum(), pl.col("tokens").sum())
+        .collect()
+    )
+    t["closed_open"] = ur.with_ratio_ci(t["closed_open"], model_sums, model_by, per_1k)
+    rsi_u = em.role_stability(agents_u, by=by_unit).collect()
+    t["rsi"] = ur.with_ratio_ci(c["rsi"], rsi_u, em.BY, {"rsi": ("unchanged", "pairs", 1.0)})
+    abst_u = em.abstention(agents_u, by=by_unit).collect()
+    t["abstention"] = ur.with_ratio_ci(
+        c["abstention"],
+        abst_u,
+        em.BY,
+        {
+            "idle_share": ("idle", "slots", 1.0),
+            "voluntary_rate": ("voluntary", "slots", 1.0),
+            "voluntary_share": ("voluntary", "idle", 1.0),
+        },
+    )
+    points = ur.with_units(em.participation(runs.lazy()), runs.lazy())
+    ranks = ur.spearman_per_unit(points, em.BY, "participation", "quality")
+    t["participation"] = ur.with_spearman_ci(t["participation"], ranks, em.BY)
+    return t
 
 
 def _resilience_ci(table: pl.DataFrame) -> pl.DataFrame:

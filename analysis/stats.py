@@ -403,3 +403,33 @@ def _bootstrap2(
     lo = np.atleast_1d(res.confidence_interval.low)
     hi = np.atleast_1d(res.confidence_interval.high)
     return [(float(a), float(b)) for a, b in zip(lo, hi, strict=True)]
+
+
+def bootstrap_units(
+    samples: Sequence[Values],
+    stat: Callable[..., Any],
+    n_resamples: int = 999,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap CI of ``stat(*samples, axis=-1)`` resampling units: ``samples[k][i]``
+    are unit i's values (per-unit sums of a ratio, say), resampled together (scipy's paired
+    bootstrap). (nan, nan) with fewer than 2 units or an undefined statistic."""
+    arrays = tuple(_array(s) for s in samples)
+    if arrays[0].size < 2:
+        return (NAN, NAN)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = stats.bootstrap(
+            arrays,
+            stat,
+            paired=True,
+            vectorized=True,
+            n_resamples=n_resamples,
+            confidence_level=confidence,
+            method="percentile",
+            rng=np.random.default_rng(seed),
+        )
+    low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    return (low, high) if math.isfinite(low) and math.isfinite(high) else (NAN, NAN)
