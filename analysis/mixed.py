@@ -37,7 +37,7 @@ class MixedFit:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "model": "Q ~ factor + (1 | task) (statsmodels MixedLM, REML)",
+            "model": "Q ~ factor + stratum + (1 | task) (statsmodels MixedLM, REML)",
             "reference": self.reference,
             "effects": [
                 {"level": k, "estimate": _num(e), "ci": [_num(lo), _num(hi)]}
@@ -54,10 +54,15 @@ class MixedFit:
 
 
 def mixed_model(
-    values: npt.NDArray[np.float64], levels: Sequence[str], units: Sequence[str]
+    values: npt.NDArray[np.float64],
+    levels: Sequence[str],
+    units: Sequence[str],
+    strata: Sequence[str] | None = None,
 ) -> MixedFit | None:
-    """Fit ``values ~ level + (1 | unit)``; None when the design cannot identify it (fewer than
-    2 levels or units, no replication within units, or constant values)."""
+    """Fit ``values ~ level + stratum + (1 | unit)``: ``strata`` labels (the other design
+    factors' combination) enter as fixed effects, so one fit per research question compares the
+    levels within strata. None when the design cannot identify it (fewer than 2 levels or units,
+    no replication within units, or constant values)."""
     import statsmodels.api as sm
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
@@ -67,7 +72,11 @@ def mixed_model(
     if len(names) < 2 or n_units < 2 or y.size <= n_units or np.ptp(y) == 0:
         return None
     lv = np.asarray([str(v) for v in levels])
-    exog = np.column_stack([np.ones(y.size), *[(lv == k).astype(float) for k in names[1:]]])
+    cols = [np.ones(y.size), *[(lv == k).astype(float) for k in names[1:]]]
+    st = np.asarray([str(v) for v in strata]) if strata is not None else None
+    if st is not None:
+        cols += [(st == k).astype(float) for k in sorted(set(st.tolist()))[1:]]
+    exog = np.column_stack(cols)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

@@ -25,7 +25,7 @@ from analysis import plots
 from analysis import tables as tb
 from analysis._render import Section, render_html, render_md
 from analysis.tables import unit_ratios as ur
-from analysis.tables.entries import omnibus_table, pairs_table
+from analysis.tables.entries import mixed_table, omnibus_table, pairs_table
 from analysis.tables.intervals import fmt
 from sweep.errors import UserError
 from sweep.store import MANIFEST, ResultStore, resolve
@@ -246,9 +246,19 @@ def _sections(
             "All omnibus tests",
             f"{T}.statistics(runs)['omnibus']",
             f"{st['n_tests']} tests in stats.json; Friedman on task means where every group saw "
-            "the same tasks, else Kruskal-Wallis on task means; mixed_model: effects of "
-            "Q ~ factor + (1 | task) with 95% Wald CIs; p_holm within the family named.",
+            "the same tasks, else Kruskal-Wallis on task means (Wilcoxon for two groups); "
+            "p_holm within the family named.",
             omnibus_table(st["omnibus"]),
+            "no factor takes two values within a block",
+        ),
+        Section(
+            "Mixed models per research question",
+            f"{T}.statistics(runs)['mixed_models']",
+            "Q ~ factor + stratum + (1 | task), statsmodels MixedLM (REML): each level's effect "
+            "on Q against the reference with its 95% Wald CI, within strata (the other design "
+            "factors as fixed effects), the task intercept absorbing what a task adds to every "
+            "arm; var_task, var_residual and icc are its variance components.",
+            mixed_table(st["mixed_models"]),
             "no factor takes two values within a block",
         ),
         Section("Definitions", "analysis.tables._common, analysis.emergence", _DEFINITIONS),

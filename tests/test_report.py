@@ -149,8 +149,9 @@ def test_stats_json_matches_scipy(results: str, report_dir: Path) -> None:
         if e["test"] == "wilcoxon":
             ref = sps.wilcoxon(*wide.to_numpy().T)
             assert e["p_value"] == pytest.approx(ref.pvalue, rel=1e-9)
-        for key in ("icc", "n_eff", "mixed_model", "family", "run_level_p"):
+        for key in ("icc", "n_eff", "family", "run_level_p"):
             assert key in e
+    assert {m["factor"] for m in doc["mixed_models"]} == factors
     for c in doc["comparisons"]:
         _check_pair(_stratum(episodes, c["stratum"]), c)
         assert c["ci"][0] <= c["delta"] <= c["ci"][1]

@@ -52,7 +52,6 @@ def omnibus_table(entries: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
             "test": e["test"],
             "statistic": e["statistic"],
             "units": str(e["units"]),
-            "mixed_model": _effects(e.get("mixed_model")),
             "icc": e["icc"],
             "n_eff": e["n_eff"],
             "p": e["p_value"],
@@ -66,9 +65,38 @@ def omnibus_table(entries: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
-def _effects(fit: Mapping[str, Any] | None) -> str:
-    if not fit:
-        return "not identified"
+def mixed_table(fits: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
+    """One row per research question's mixed model: each level's effect against the reference
+    with its 95% CI, the task and residual variances and the ICC."""
+    rows = [
+        {
+            "factor": f["factor"],
+            "block": f["block"],
+            "backend": f["backend"],
+            "family": f["family"],
+            "effects": _effects(f),
+            "var_task": f.get("var_task"),
+            "var_residual": f.get("var_residual"),
+            "icc": f.get("icc"),
+            "n": str(f.get("n", "")),
+            "tasks": str(f.get("n_units", "")),
+            "converged": f.get("converged"),
+        }
+        for f in fits
+    ]
+    schema = {
+        **dict.fromkeys(("factor", "block", "backend", "family", "effects"), pl.String),
+        **dict.fromkeys(("var_task", "var_residual", "icc"), pl.Float64),
+        "n": pl.String,
+        "tasks": pl.String,
+        "converged": pl.Boolean,
+    }
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def _effects(fit: Mapping[str, Any]) -> str:
+    if not fit.get("model"):
+        return "not identified (too few tasks or no replication)"
     parts = [f"{x['level']}: {fmt(x['estimate'], x['ci'])}" for x in fit["effects"]]
     return f"vs {fit['reference']}: " + "; ".join(parts)
 
@@ -82,6 +110,6 @@ _PAIR_COLS = (
     "delta_pct", "d_z", "d_av", "icc", "n_eff", "p", "p_holm", "p_run_level",
 )  # fmt: skip
 _OMNI_COLS = (
-    "stratum", "compared", "family", "test", "statistic", "units", "mixed_model", "icc",
-    "n_eff", "p", "p_holm", "p_run_level",
+    "stratum", "compared", "family", "test", "statistic", "units", "icc", "n_eff", "p",
+    "p_holm", "p_run_level",
 )  # fmt: skip

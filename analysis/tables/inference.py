@@ -6,9 +6,10 @@ design factor fixed) where the factor takes two or more values:
 - Rows are episodes (steps averaged: ``analysis.tables.units.per_episode``), or run steps with
   ``per_step=True``; each is keyed by its task ``unit`` and the episode keys.
 - Omnibus: Friedman on the (unit x group) matrix of unit means when every group saw the same
-  units (a blocked design), else Kruskal-Wallis on unit means; beside it the mixed model
-  ``Q ~ factor + (1 | task)`` (``analysis.mixed``) with each level's effect and CI, the ICC,
-  and the run-level Kruskal-Wallis p for contrast.
+  units (a blocked design), else Kruskal-Wallis on unit means, with the ICC and the run-level
+  Kruskal-Wallis p for contrast.
+- Mixed models (``mixed_models``): per research question (factor, block, backend), the model
+  ``Q ~ factor + stratum + (1 | task)`` (``analysis.mixed``): each level's effect and CI.
 - Pairs (``analysis.tables.comparison``): every pair of arms, models or role modes (``a`` = the
   higher mean), the extremes for N and level; Wilcoxon signed-rank on unit means when the rows
   pair one-to-one on the episode keys, else Mann-Whitney U; bootstrap CIs over units; d_z beside
@@ -74,6 +75,7 @@ def statistics(
         for fam in FAMILIES:
             _tests(rows, fam, metric, keys, omnibus, comparisons)
     summary = _holm(omnibus, comparisons, families or {})
+    mixed = [m for fam in FAMILIES for m in _mixed(rows, fam, metric, families or {})]
     return {
         "metric": metric,
         "unit": "task (a unit = the episode's task hashes in step order)",
@@ -84,6 +86,7 @@ def statistics(
         "families": summary,
         "omnibus": omnibus,
         "comparisons": comparisons,
+        "mixed_models": mixed,
     }
 
 
@@ -151,9 +154,6 @@ def _omnibus(
     else:
         res = stats.kruskal({str(k): g[metric].to_list() for (k,), g in means.group_by(column)})
     run_level = stats.kruskal({str(k): g[metric].to_list() for k, g in groups.items()})
-    fit = mixed_model(
-        part[metric].to_numpy(), part[column].cast(pl.String).to_list(), part["unit"].to_list()
-    )
     icc, n_eff = stats.icc_oneway(
         part[metric].to_numpy(), (part[column].cast(pl.String) + "|" + part["unit"]).to_list()
     )
@@ -168,11 +168,35 @@ def _omnibus(
         "groups": sorted(groups),
         "icc": _num(icc),
         "n_eff": _num(n_eff),
-        "mixed_model": fit.to_dict() if fit else None,
         **_seed_task_variance(part, column, metric),
         "run_level_test": run_level.test,
         "run_level_p": _num(run_level.p_value),
     }
+
+
+def _mixed(
+    rows: pl.DataFrame, fam: Family, metric: str, declared: Declared
+) -> list[dict[str, Any]]:
+    """One mixed model per research question: per block and backend where ``fam`` varies
+    within a stratum, ``Q ~ factor + stratum + (1 | task)`` over the strata where it varies."""
+    strata = STRATA[fam.column]
+    rest = [c for c in strata if c not in ("block", "backend")]
+    varied = rows.filter(pl.col(fam.column).n_unique().over(strata) >= 2)
+    out = []
+    for (block, backend), part in varied.partition_by(
+        ["block", "backend"], as_dict=True, maintain_order=True
+    ).items():
+        label = pl.concat_str([pl.col(c).cast(pl.String) for c in rest], separator="|")
+        fit = mixed_model(
+            part[metric].to_numpy(),
+            part[fam.column].cast(pl.String).to_list(),
+            part["unit"].to_list(),
+            part.select(label.alias("s"))["s"].to_list() if rest else None,
+        )
+        name = declared.get(str(block), {}).get(fam.factor) or f"{fam.factor}/{block}"
+        base = {"factor": fam.factor, "block": block, "backend": backend, "family": name}
+        out.append({**base, **(fit.to_dict() if fit else {"model": None})})
+    return out
 
 
 def _seed_task_variance(part: pl.DataFrame, column: str, metric: str) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from scipy import stats as sps
 from analysis import stats
 from analysis import tables as tb
 from analysis.schema import RUNS
-from analysis.tables.entries import omnibus_table, pairs_table
+from analysis.tables.entries import mixed_table, omnibus_table, pairs_table
 
 BASE: dict[str, Any] = {
     "attempt": 1,
@@ -102,7 +102,11 @@ def test_run_level_significant_task_level_not_and_the_report_follows_the_task() 
     assert lo < 0 < c["delta"] < hi  # the CI over tasks covers 0
     (om,) = st["omnibus"]
     assert om["test"] == "wilcoxon" and om["blocked"]  # two arms, every task in both
-    assert om["mixed_model"]["effects"][0]["level"] == "sequential"
+    (mm,) = st["mixed_models"]  # Q ~ protocol + (1 | task): the mean task difference
+    (effect,) = mm["effects"]
+    assert (mm["reference"], effect["level"]) == ("coordinator", "sequential")
+    assert effect["estimate"] == pytest.approx(c["delta"])
+    assert effect["ci"][0] < effect["estimate"] < effect["ci"][1]
     assert om["run_level_p"] < 1e-3
 
 
@@ -164,7 +168,9 @@ def test_friedman_for_blocked_designs_else_kruskal_on_task_means() -> None:
     unblocked = [r for r in rows if not (r["protocol"] == "shared" and r["task_hash"] == "t0")]
     (om2,) = tb.statistics(frame(unblocked))["omnibus"]
     assert (om2["test"], om2["blocked"]) == ("kruskal", False)
-    assert "vs broadcast" in omnibus_table([om]).row(0, named=True)["mixed_model"]
+    assert omnibus_table([om]).row(0, named=True)["test"] == "friedman"
+    (mm,) = tb.statistics(frame(rows))["mixed_models"]
+    assert mixed_table([mm]).row(0, named=True)["effects"].startswith("vs broadcast: ")
 
 
 def test_holm_runs_within_declared_families() -> None:
