@@ -42,8 +42,9 @@ def pairs_table(entries: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
 
 
 def omnibus_table(entries: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
-    """One row per omnibus entry: the task-level test, the mixed model's effects with CIs, ICC
-    and effective n, Holm family and p, and the run-level p."""
+    """One row per omnibus entry: the task-level test, ICC and effective n, the variance
+    between tasks and between seeds within a task (where a stratum has several seeds), Holm
+    family and p, and the run-level p."""
     rows = [
         {
             "stratum": _stratum(e),
@@ -54,13 +55,15 @@ def omnibus_table(entries: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
             "units": str(e["units"]),
             "icc": e["icc"],
             "n_eff": e["n_eff"],
+            "var_task": e.get("var_task"),
+            "var_seed": e.get("var_seed"),
             "p": e["p_value"],
             "p_holm": e["p_holm"],
             "p_run_level": e["run_level_p"],
         }
         for e in entries
     ]
-    floats = ("statistic", "icc", "n_eff", "p", "p_holm", "p_run_level")
+    floats = ("statistic", "icc", "n_eff", "var_task", "var_seed", "p", "p_holm", "p_run_level")
     schema = {k: pl.Float64 if k in floats else pl.String for k in _OMNI_COLS}
     return pl.DataFrame(rows, schema=schema, orient="row")
 
@@ -110,6 +113,6 @@ _PAIR_COLS = (
     "delta_pct", "d_z", "d_av", "icc", "n_eff", "p", "p_holm", "p_run_level",
 )  # fmt: skip
 _OMNI_COLS = (
-    "stratum", "compared", "family", "test", "statistic", "units", "icc", "n_eff", "p",
-    "p_holm", "p_run_level",
+    "stratum", "compared", "family", "test", "statistic", "units", "icc", "n_eff", "var_task",
+    "var_seed", "p", "p_holm", "p_run_level",
 )  # fmt: skip
