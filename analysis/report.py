@@ -283,7 +283,7 @@ def _emergence(
         ),
         Section(
             "Unique roles per block",
-            f"{E}.unique_roles(agent_rows(agents, runs), by=('block',))",
+            f"{E}.unique_roles(agent_rows(agents, runs), by=('block', 'backend'))",
             "unique_share = distinct / role slots; once_share = share of role names used once; "
             "run_unique_share = mean per run step.",
             c["roles_block"],
@@ -369,7 +369,7 @@ def _collect(
         "closed_open": tb.closed_vs_open(runs, hosted or set()),
         "levels": tb.quality_by_level(runs),
         "free_fixed": tb.free_vs_fixed(runs),
-        "roles_block": em.unique_roles(rows, by=("block",)),
+        "roles_block": em.unique_roles(rows, by=("block", "backend")),
         "roles": em.unique_roles(rows),
         "rsi": em.role_stability(rows),
         "gini": em.role_gini(rows),
@@ -587,8 +587,15 @@ on run steps as independent rows, reported for contrast and not followed.
 `families:` in the sweep config, else one family per (factor, block); omnibus tests form a \
 family of their own. `stats.json` `families` gives each family's size and whether its smallest \
 attainable p can reach alpha.
-- **Counts** (runs, episodes, units, pairs, n_*, steps) carry no CI; **Q_sd** is a descriptive \
-spread of run steps, not an estimate.
+- **Mixed model**: Q ~ factor + stratum + (1 | task) per research question (factor, block, \
+backend), statsmodels MixedLM (REML); effects with 95% Wald CIs.
+- **CIs of ratios and correlations**: RSI, shares, tokens_per_q and Q_per_1k_tok bootstrap \
+the ratio of per-task sums; spearman_r bootstraps tasks with the group's ranks held fixed.
+- **Counts** (runs, episodes, units, pairs, slots, idle, voluntary, directed, other, n_*, \
+steps) carry no CI; **Q_sd** is a descriptive spread of run steps, not an estimate. Shown \
+without a CI (not bootstrapped yet, marked here): icc, n_eff, var_task, var_seed, gini, \
+unique_share, once_share, run_unique_share, roles_per_run, the abstention-by-reason share and \
+test statistics and p-values (not estimates).
 - **Coordination overhead** is not computed: no table reports it.
 - **Paired design**: two groups are compared with the Wilcoxon signed-rank test on per-task \
 means when each episode of one has exactly one episode of the other with the same task units, \
