@@ -433,3 +433,61 @@ def bootstrap_units(
         )
     low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
     return (low, high) if math.isfinite(low) and math.isfinite(high) else (NAN, NAN)
+
+
+def bootstrap_mean_cis(
+    columns: Sequence[Values], n_resamples: int = 999, confidence: float = 0.95, seed: int = 0
+) -> list[tuple[float, float]]:
+    """`bootstrap_ci` of the mean of several columns of the same units at once (one resampling
+    of the units for all, BCa with a percentile fallback per column): each column's interval is
+    the one `bootstrap_ci` would give it alone up to resampling noise."""
+    arrays = [_array(c) for c in columns]
+    if not arrays:
+        return []
+    if arrays[0].size < 2:
+        return [bootstrap_ci(a) for a in arrays]
+
+    def means(*xs: npt.NDArray[np.float64], axis: int = -1) -> npt.NDArray[np.float64]:
+        return np.stack([x.mean(axis=axis) for x in xs])
+
+    out: list[tuple[float, float]] = []
+    ci = {m: _bootstrap_paired(arrays, means, n_resamples, confidence, seed, m) for m in ("BCa",)}
+    fallback: list[tuple[float, float]] | None = None
+    for i, a in enumerate(arrays):
+        if np.ptp(a) == 0:
+            out.append((float(a[0]), float(a[0])))
+            continue
+        lo, hi = ci["BCa"][i]
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            if fallback is None:
+                fallback = _bootstrap_paired(
+                    arrays, means, n_resamples, confidence, seed, "percentile"
+                )
+            lo, hi = fallback[i]
+        out.append((lo, hi))
+    return out
+
+
+def _bootstrap_paired(
+    arrays: list[npt.NDArray[np.float64]],
+    stat: Callable[..., Any],
+    n_resamples: int,
+    confidence: float,
+    seed: int,
+    method: str,
+) -> list[tuple[float, float]]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = stats.bootstrap(
+            tuple(arrays),
+            stat,
+            paired=True,
+            vectorized=True,
+            n_resamples=n_resamples,
+            confidence_level=confidence,
+            method=method,
+            rng=np.random.default_rng(seed),
+        )
+    lo, hi = np.atleast_1d(res.confidence_interval.low), np.atleast_1d(res.confidence_interval.high)
+    return [(float(a), float(b)) for a, b in zip(lo, hi, strict=True)]

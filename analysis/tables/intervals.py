@@ -55,14 +55,33 @@ def with_ci(
     groups = keyed.partition_by(list(by), as_dict=True)
     for row in table.iter_rows(named=True):
         part = groups.get(tuple(row[b] for b in by))
-        for col, src in cols.items():
-            cis[col].append(_fmt(row[col], _unit_ci(part, src, FILTERS.get(col))))
+        found = _unit_cis(part, cols) if part is not None else {}
+        for col in cols:
+            cis[col].append(_fmt(row[col], found.get(col, (math.nan, math.nan))))
     return table.with_columns(pl.Series(c, v, dtype=pl.String) for c, v in cis.items())
 
 
-def _unit_ci(part: pl.DataFrame | None, src: str, where: pl.Expr | None) -> tuple[float, float]:
-    if part is None:
-        return (math.nan, math.nan)
+def _unit_cis(part: pl.DataFrame, cols: Mapping[str, str]) -> dict[str, tuple[float, float]]:
+    """Each column's CI over the part's task units: columns observed on every unit share one
+    resampling (``stats.bootstrap_mean_cis``), the others (a filter, missing values) alone."""
+    plain = {c: src for c, src in cols.items() if c not in FILTERS}
+    means = part.group_by("unit").agg(
+        pl.col(src).cast(pl.Float64).mean() for src in set(plain.values())
+    )
+    complete = [c for c, src in plain.items() if means[src].null_count() == 0]
+    out = dict(
+        zip(
+            complete,
+            stats.bootstrap_mean_cis([means[plain[c]].to_numpy() for c in complete]),
+            strict=True,
+        )
+    )
+    for col in set(cols) - set(complete):
+        out[col] = _unit_ci(part, cols[col], FILTERS.get(col))
+    return out
+
+
+def _unit_ci(part: pl.DataFrame, src: str, where: pl.Expr | None) -> tuple[float, float]:
     if where is not None:
         part = part.filter(where)
     means = part.filter(pl.col(src).is_not_null()).group_by("unit").agg(pl.col(src).mean())
