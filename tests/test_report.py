@@ -285,3 +285,17 @@ def test_pairs_helper_is_exhaustive() -> None:
     assert len(pairs) == 6
     assert {frozenset(p) for p in pairs} == {frozenset(p) for p in combinations("abcd", 2)}
     assert all(values[a]["quality"][0] >= values[b]["quality"][0] for a, b in pairs)
+
+
+def test_estimates_carry_cis_and_counts_are_named(report_dir: Path) -> None:
+    """Every stats.json entry carries ``ci``; every mean column of the paper's tables is shown
+    as ``x [lo, hi]`` (counts such as ``runs`` and the descriptive ``Q_sd`` excepted)."""
+    doc = json.loads((report_dir / "stats.json").read_text())
+    assert all("ci" in e for e in (*doc["omnibus"], *doc["comparisons"]))
+    md = (report_dir / "report.md").read_text()
+    table = md.split("## Protocol comparison (Table III)")[1].split("\n\n")[3].splitlines()
+    head = [c.strip() for c in table[0].strip("|").split("|")]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in table[2:]]
+    for col in ("Q", "M", "T", "wall_s", "tokens", "R", "B"):
+        cells = [r[head.index(col)] for r in rows]
+        assert cells and all(re.fullmatch(r"\S+ \[(\S+, \S+|n/a)\]", c) for c in cells), col

@@ -157,9 +157,17 @@ def _omnibus(
     icc, n_eff = stats.icc_oneway(
         part[metric].to_numpy(), (part[column].cast(pl.String) + "|" + part["unit"]).to_list()
     )
+    unit_means = {
+        str(k): g[metric].to_numpy() for (k,), g in means.group_by(column, maintain_order=True)
+    }
     return {
         "test": res.test,
         "blocked": blocked,
+        "means": {k: _num(float(v.mean())) for k, v in sorted(unit_means.items())},
+        "ci": {
+            k: [_num(x) for x in stats.bootstrap_ci(v, n_resamples=999)]
+            for k, v in sorted(unit_means.items())
+        },
         "statistic": _num(res.statistic),
         "p_value": _num(res.p_value),
         "n": part.height,

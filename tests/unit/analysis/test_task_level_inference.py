@@ -163,6 +163,9 @@ def test_friedman_for_blocked_designs_else_kruskal_on_task_means() -> None:
     m = pl.DataFrame(rows).pivot(on="protocol", index="task_hash", values="quality")
     ref = sps.friedmanchisquare(*(m[c].to_numpy() for c in ("broadcast", "sequential", "shared")))
     assert (om["test"], om["k"], om["units"]) == ("friedman", 3, 5)
+    assert om["means"]["shared"] == pytest.approx(m["shared"].mean())
+    lo, hi = om["ci"]["shared"]
+    assert lo < om["means"]["shared"] < hi
     assert om["statistic"] == pytest.approx(ref.statistic)
     assert om["p_value"] == pytest.approx(ref.pvalue)
     unblocked = [r for r in rows if not (r["protocol"] == "shared" and r["task_hash"] == "t0")]
