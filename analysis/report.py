@@ -503,8 +503,18 @@ def _with_cis(
 
 
 def _resilience_ci(table: pl.DataFrame) -> pl.DataFrame:
-    ri = [fmt(v, [lo, hi]) for v, lo, hi in table.select("RI", "RI_lo", "RI_hi").iter_rows()]
-    return table.with_columns(RI=pl.Series(ri, dtype=pl.String)).drop("RI_lo", "RI_hi")
+    cols = ("Q_before", "Q_after", "drop", "RI")
+    shown = {
+        c: pl.Series(
+            c,
+            [fmt(v, [lo, hi]) for v, lo, hi in table.select(c, f"{c}_lo", f"{c}_hi").iter_rows()],
+            dtype=pl.String,
+        )
+        for c in cols
+    }
+    return table.with_columns(shown.values()).drop(
+        *(f"{c}_{b}" for c in cols for b in ("lo", "hi"))
+    )
 
 
 def _estimated_tokens(runs: pl.DataFrame) -> list[str]:

@@ -24,6 +24,7 @@ import numpy as np
 import polars as pl
 from scipy import stats as scipy_stats
 
+from analysis import stats
 from analysis.tables._common import DESIGN, with_derived
 from analysis.tables.units import CONTEXT, with_episode_keys
 
@@ -33,7 +34,7 @@ BY = (*CONTEXT, *DESIGN)
 
 def resilience(runs: pl.LazyFrame) -> pl.DataFrame:
     """Per stratum with shocked episodes and a no-shock arm (module docstring): shock, the shock
-    step ``at``, units, Q_before, Q_after, drop, RI with ``RI_lo``/``RI_hi`` and
+    step ``at``, units, Q_before, Q_after, drop and RI, each with ``_lo``/``_hi`` bounds, and
     recovery_steps. Strata whose shocked episodes have no no-shock arm are left out."""
     rows = with_episode_keys(with_derived(runs)).filter(pl.col("quality").is_not_null()).collect()
     out: list[dict[str, Any]] = []
@@ -57,6 +58,10 @@ def resilience(runs: pl.LazyFrame) -> pl.DataFrame:
         "Q_before": pl.Float64,
         "Q_after": pl.Float64,
         "drop": pl.Float64,
+        **dict.fromkeys(
+            ("Q_before_lo", "Q_before_hi", "Q_after_lo", "Q_after_hi", "drop_lo", "drop_hi"),
+            pl.Float64,
+        ),
         "RI": pl.Float64,
         "RI_lo": pl.Float64,
         "RI_hi": pl.Float64,
@@ -72,6 +77,8 @@ def _row(kind: str, arm: pl.DataFrame, base: pl.DataFrame, at: int) -> dict[str,
     ri = _ri(cols[0], cols[1], cols[2], cols[3])
     lo, hi = _ci(cols) if kind else (1.0, 1.0)
     by_step = _by_step(arm, base, at)
+    (b_lo, b_hi), (a_lo, a_hi) = stats.bootstrap_mean_cis(cols[:2]) if both.height else [(0, 0)] * 2
+    d_lo, d_hi = stats.bootstrap_units([cols[1], cols[0]], _drop)
     return {
         "shock": kind or "none",
         "at": at,
@@ -79,6 +86,12 @@ def _row(kind: str, arm: pl.DataFrame, base: pl.DataFrame, at: int) -> dict[str,
         "Q_before": float(cols[0].mean()) if both.height else None,
         "Q_after": float(cols[1].mean()) if both.height else None,
         "drop": float(cols[1].mean() / cols[0].mean()) if both.height else None,
+        "Q_before_lo": _num(b_lo),
+        "Q_before_hi": _num(b_hi),
+        "Q_after_lo": _num(a_lo),
+        "Q_after_hi": _num(a_hi),
+        "drop_lo": _num(d_lo),
+        "drop_hi": _num(d_hi),
         "RI": _num(float(ri)) if kind else 1.0,
         "RI_lo": _num(lo),
         "RI_hi": _num(hi),
@@ -101,6 +114,10 @@ def _by_step(arm: pl.DataFrame, base: pl.DataFrame, at: int) -> int | None:
         if qs >= RECOVERED * qn:
             return int(step) - at
     return None
+
+
+def _drop(after: Any, before: Any, axis: int = -1) -> Any:
+    return np.mean(after, axis=axis) / np.mean(before, axis=axis)
 
 
 def _ri(before: Any, after: Any, before_n: Any, after_n: Any, axis: int = -1) -> Any:
