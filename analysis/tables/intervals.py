@@ -28,6 +28,8 @@ MEANS: dict[str, str] = {
     "participation": "participation",
     "HD": "hierarchy_depth",
     "unique_roles": "n_unique_roles",
+    "completeness": "completeness",
+    "actionability": "actionability",
     "Q_seq": "quality",
     "Q_coord": "quality",
 }
