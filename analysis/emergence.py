@@ -27,9 +27,11 @@ import polars as pl
 
 from analysis.tables._common import with_derived
 
-BY = ("block", "arm", "model")
+BY = ("block", "backend", "arm", "model", "n_agents", "roles", "level")
+"""Groups hold every design factor fixed (pooling over N reversed a correlation's sign)."""
 _RUN_COLUMNS = (
     "block",
+    "backend",
     "steps",
     "arm",
     "protocol",
@@ -203,7 +205,7 @@ def abstention_by_reason(rows: pl.LazyFrame, by: Sequence[str] = BY) -> pl.LazyF
 def participation(runs: pl.LazyFrame) -> pl.LazyFrame:
     """Per run step: design columns, participation rate (participating / active) and Q."""
     return with_derived(runs).select(
-        "episode_id", "step", *BY, "protocol", "n_agents", "level", "participation", "quality"
+        "episode_id", "step", "task_hash", *BY, "protocol", "participation", "quality"
     )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-P_COLUMNS = {"p", "p_value", "p_holm", "mwu_p", "welch_p"}
+P_COLUMNS = {"p", "p_value", "p_holm", "mwu_p", "welch_p", "p_run_level"}
 SIGNIFICANT = 0.05
 
 

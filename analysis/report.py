@@ -18,12 +18,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
+import yaml
 
 from analysis import coverage, figure_ci, plots
 from analysis import emergence as em
 from analysis import tables as tb
-from analysis._render import Section, render_html, render_md, tests_table
+from analysis._render import Section, render_html, render_md
 from analysis.judge_report import judge_sections
+from analysis.tables import unit_ratios as ur
+from analysis.tables.entries import mixed_table, omnibus_table, pairs_table
+from analysis.tables.intervals import fmt
 from sweep.errors import UserError
 from sweep.results.manifest import MANIFEST, read_manifest
 from sweep.results.store import ResultStore, resolve
@@ -69,7 +73,9 @@ def report(
     rows = em.agent_rows(res.agents, runs.lazy()).collect()
     timings["load"] = time.perf_counter() - t0
     t = time.perf_counter()
-    statistics = tb.statistics(runs)
+    manifest = read_manifest(ResultStore(results_dir), required=False) or {}
+    families = tb.declared_families(manifest.get("config"))
+    statistics = tb.statistics(runs, families=families)
     timings["statistics"] = time.perf_counter() - t
     t = time.perf_counter()
     models = set(runs["model"].unique())
@@ -81,7 +87,7 @@ def report(
     t = time.perf_counter()
     images = {k: v for name, draw in figures.items() for k, v in plots.export(draw, name).items()}
     timings["figures"] = time.perf_counter() - t
-    head = _head(results_dir, runs, score_set)
+    head = _head(results_dir, runs, score_set, statistics)
     cov = coverage.of_results(results_dir)
     if cov is not None and cov.partial:
         head["partial"] = cov.banner()
@@ -110,14 +116,16 @@ def _write(out: str, files: dict[str, bytes]) -> None:
 
 def _hosted(results_dir: str) -> set[str] | None:
     """Hosted (closed) model names from the manifest's model catalogue; None if unknown."""
-    manifest = read_manifest(ResultStore(results_dir), required=False) or {}
-    models = (manifest.get("config") or {}).get("models")
+    text = ResultStore(results_dir).read_text(MANIFEST)
+    models = ((yaml.safe_load(text) or {}).get("config") or {}).get("models") if text else None
     if not models:
         return None
     return {name for name, m in models.items() if isinstance(m, dict) and m.get("hosted")}
 
 
-def _head(results_dir: str, runs: pl.DataFrame, score_set: str | None) -> dict[str, Any]:
+def _head(
+    results_dir: str, runs: pl.DataFrame, score_set: str | None, st: dict[str, Any]
+) -> dict[str, Any]:
     sim = int((runs["backend"] == "sim").sum())
     share = "all" if sim == runs.height else f"{sim} of {runs.height}"
     return {
@@ -127,8 +135,13 @@ def _head(results_dir: str, runs: pl.DataFrame, score_set: str | None) -> dict[s
             f"Sweep `{', '.join(sorted(runs['sweep'].unique()))}`, score set "
             f"`{score_set or 'default'}`: {runs['episode_id'].n_unique()} episodes, "
             f"{runs.height} run steps (status ok) (source: `analysis.tables.overview(runs)`).",
-            "Quality Q = (accuracy + completeness + coherence + actionability) / 16; all "
-            "p-values are Holm-adjusted over every test in `stats.json` (`p_holm`).",
+            "Quality Q = (accuracy + completeness + coherence + actionability) / 16. The unit "
+            "of analysis is the task: tests compare per-task means of episodes (multi-step "
+            "episodes averaged over their steps), `x [lo, hi]` is a 95% bootstrap CI over "
+            f"tasks, p-values are Holm-adjusted within {len(st['families'])} declared families "
+            "(column `family`; `stats.json` `families`). Counts (runs, episodes, units, n_*) "
+            "carry no CI. Per-step tables average run steps and say so.",
+            *_estimated_tokens(runs),
         ],
     }
 
@@ -143,6 +156,7 @@ def _sections(
     """The report's outline: every section and the figures to draw (lazily, only if shown)."""
     T = "analysis.tables"
     c = _collect(runs, rows, hosted)
+    t = _with_cis(c, runs.collect(), rows)
     figs: dict[str, plots.Draw] = {}
     ci = figure_ci.binder(runs.collect())
     sim = bool(runs.select((pl.col("backend") == "sim").any()).collect().item())
@@ -160,7 +174,7 @@ def _sections(
             f"{T}.protocol_comparison(runs)",
             "Per block, model and role mode, protocols ranked by Q. T = mean rounds (latency "
             "proxy), tokens = C, R = share of risky runs, B = mean Balance Index (Definitions).",
-            c["protocols"],
+            t["protocols"],
             "no block runs two or more protocols on one model",
             fig(
                 "quality_by_protocol.png",
@@ -172,16 +186,17 @@ def _sections(
         Section(
             "Sequential vs Coordinator (Table IV)",
             f"{T}.seq_vs_coord(runs); p from {T}.statistics(runs)",
-            "delta_pct = (Q_seq - Q_coord) / Q_coord * 100; test and p of the protocol pair in "
-            "the same block, model and role mode.",
-            _with_p(c["seq_coord"], st),
-            "no block runs both sequential and coordinator on one model",
+            f"At {tb.TABLE_IV_LEVEL} only (the paper's level). delta_pct = (Q_seq - Q_coord) / "
+            "Q_coord * 100; test and p (task level, Holm within its family) of the protocol "
+            "pair in the same stratum.",
+            _with_p(t["seq_coord"], st),
+            f"no block runs both sequential and coordinator on one model at {tb.TABLE_IV_LEVEL}",
         ),
         Section(
             "Scaling with N (Tables V-VI)",
             f"{T}.scaling(runs)",
             "Per block, protocol, model and role mode where N varies.",
-            c["scaling"],
+            t["scaling"],
             "no block varies N for one protocol and model",
             fig(
                 "scaling_by_n.png",
@@ -195,7 +210,7 @@ def _sections(
             f"{T}.model_comparison(runs)",
             "Per block, protocol and role mode where models vary (the paper's J_judge is "
             "undefined and left out).",
-            c["models"],
+            t["models"],
             "no block runs two or more models on one protocol",
         ),
         _tests("Model tests", st, "model"),
@@ -203,7 +218,7 @@ def _sections(
             "Closed vs open models (Table VIII)",
             f"{T}.closed_vs_open(runs, hosted)",
             "Hosted (closed) models beside open ones; Q_per_1k_tok = Q / (tokens / 1000).",
-            c["closed_open"],
+            t["closed_open"],
             _closed_open_reason(hosted, models),
         ),
         Section(
@@ -211,7 +226,7 @@ def _sections(
             f"{T}.quality_by_level(runs)",
             "Per block, pooled over its protocols and models; HD = mean hierarchy depth; "
             "completeness and actionability are mean raw 1-4 sub-scores.",
-            c["levels"],
+            t["levels"],
             "no block varies the task level",
             fig(
                 "quality_by_level.png",
@@ -224,23 +239,39 @@ def _sections(
             "Free vs fixed roles (capability threshold)",
             f"{T}.free_vs_fixed(runs)",
             "Per block, protocol and model where the role mode varies.",
-            c["free_fixed"],
+            t["free_fixed"],
             "no block runs both free and fixed roles",
         ),
         _tests("Role-mode tests", st, "roles"),
         Section(
             "Shock resilience",
             f"{T}.resilience(runs)",
-            "orgsweep's Resilience Index: RI = Q from the shock step on / Q before it.",
+            "RI = (Q after / Q before the shock, shocked arm) / (the same, no-shock arm on the "
+            "same tasks and steps), per stratum and role mode, 95% paired bootstrap CI over "
+            "tasks; the no-shock arm against itself is the reference row (RI = 1); "
+            "recovery_steps: steps after the shock until Q is back to 95% of the no-shock "
+            "arm's (Definitions).",
             c["resilience"],
-            "no shocks in these results",
+            "no shocked episodes beside a no-shock arm in these results",
         ),
-        *_emergence(c, rows, fig, figs, sim),
+        *_emergence(c, t, rows, fig, figs, sim),
         Section(
             "All omnibus tests",
             f"{T}.statistics(runs)['omnibus']",
-            f"{st['n_tests']} tests in stats.json; p_holm: Holm over {st['holm']}.",
-            tests_table(st["omnibus"]),
+            f"{st['n_tests']} tests in stats.json; Friedman on task means where every group saw "
+            "the same tasks, else Kruskal-Wallis on task means (Wilcoxon for two groups); "
+            "p_holm within the family named.",
+            omnibus_table(st["omnibus"]),
+            "no factor takes two values within a block",
+        ),
+        Section(
+            "Mixed models per research question",
+            f"{T}.statistics(runs)['mixed_models']",
+            "Q ~ factor + stratum + (1 | task), statsmodels MixedLM (REML): each level's effect "
+            "on Q against the reference with its 95% Wald CI, within strata (the other design "
+            "factors as fixed effects), the task intercept absorbing what a task adds to every "
+            "arm; var_task, var_residual and icc are its variance components.",
+            mixed_table(st["mixed_models"]),
             "no factor takes two values within a block",
         ),
         Section("Definitions", "analysis.tables._common, analysis.emergence", _DEFINITIONS),
@@ -250,6 +281,7 @@ def _sections(
 
 def _emergence(
     c: dict[str, Any],
+    t: dict[str, pl.DataFrame],
     rows: pl.LazyFrame,
     fig: Callable[[str, plots.Draw, pl.DataFrame], str | None],
     figs: dict[str, plots.Draw],
@@ -265,7 +297,7 @@ def _emergence(
         ),
         Section(
             "Unique roles per block",
-            f"{E}.unique_roles(agent_rows(agents, runs), by=('block',))",
+            f"{E}.unique_roles(agent_rows(agents, runs), by=('block', 'backend'))",
             "unique_share = distinct / role slots; once_share = share of role names used once; "
             "run_unique_share = mean per run step.",
             c["roles_block"],
@@ -284,7 +316,7 @@ def _emergence(
             "Role stability (RSI)",
             f"{E}.role_stability(agent_rows(agents, runs))",
             "RSI = share of (agent, consecutive step) pairs keeping the same normalised role.",
-            c["rsi"],
+            t["rsi"],
             "RSI needs episodes with more than one step; every episode here has one",
             level=3,
         ),
@@ -301,7 +333,7 @@ def _emergence(
             f"{E}.abstention(agent_rows(agents, runs))",
             "voluntary = the agent abstained; directed = excluded by the coordinator; "
             "voluntary_share = voluntary / idle.",
-            c["abstention"],
+            t["abstention"],
             "no worker rows",
             level=3,
         ),
@@ -317,7 +349,7 @@ def _emergence(
             "Participation vs quality (Fig. 5 left)",
             f"{E}.participation_quality(runs); figure: {E}.participation(runs)",
             "spearman_r = rank correlation of participation rate with Q over run steps.",
-            c["participation"],
+            t["participation"],
             "no scored run steps",
             fig(
                 "participation_vs_quality.png",
@@ -330,7 +362,7 @@ def _emergence(
             "Efficiency: tokens and cost per quality point",
             f"{E}.efficiency(runs)",
             "tokens_per_q = tokens / Q; cost columns are null unless a price is configured.",
-            c["efficiency"],
+            t["efficiency"],
             "no scored run steps",
             level=3,
         ),
@@ -351,8 +383,7 @@ def _collect(
         "closed_open": tb.closed_vs_open(runs, hosted or set()),
         "levels": tb.quality_by_level(runs),
         "free_fixed": tb.free_vs_fixed(runs),
-        "resilience": tb.resilience(runs),
-        "roles_block": em.unique_roles(rows, by=("block",)),
+        "roles_block": em.unique_roles(rows, by=("block", "backend")),
         "roles": em.unique_roles(rows),
         "rsi": em.role_stability(rows),
         "gini": em.role_gini(rows),
@@ -362,7 +393,9 @@ def _collect(
         "points": em.participation(runs),
         "efficiency": em.efficiency(runs),
     }
-    return dict(zip(queries, pl.collect_all(list(queries.values())), strict=True))
+    out = dict(zip(queries, pl.collect_all(list(queries.values())), strict=True))
+    out["resilience"] = _resilience_ci(tb.resilience(runs))
+    return out
 
 
 def _closed_open_reason(hosted: set[str] | None, models: set[str]) -> str:
@@ -374,13 +407,16 @@ def _closed_open_reason(hosted: set[str] | None, models: set[str]) -> str:
 
 
 def _tests(title: str, st: dict[str, Any], factor: str) -> Section:
-    entries = [e for e in (*st["omnibus"], *st["comparisons"]) if e["factor"] == factor]
+    entries = [e for e in st["comparisons"] if e["factor"] == factor]
     return Section(
         title,
         f"analysis.tables.statistics(runs), factor {factor!r}",
-        "Primary test (Wilcoxon signed-rank when paired, else Mann-Whitney U), Welch's t p, "
-        "Cohen's d (average-variance SD), Holm-adjusted p.",
-        tests_table(entries),
+        "Task level: Wilcoxon signed-rank on per-task means when the episodes pair one-to-one "
+        "(same task, seed, shock kind and step), else Mann-Whitney U; CIs bootstrap tasks "
+        "(paired resampling when paired); d_z (paired) beside d_av; icc and n_eff (effective "
+        "n); p_holm within `family`; p_run_level is what treating run steps as independent "
+        "would report (not followed).",
+        pairs_table(entries),
         f"no {factor} comparison in these results",
         level=3,
     )
@@ -388,15 +424,126 @@ def _tests(title: str, st: dict[str, Any], factor: str) -> Section:
 
 def _with_p(table: pl.DataFrame, st: dict[str, Any]) -> pl.DataFrame:
     pair = {"sequential", "coordinator"}
+    strata = tb.STRATA["arm"]
     tests = [
-        tb.find(st["comparisons"], "protocol", pair, block=b, model=m, roles=r)
-        for b, m, r in table.select("block", "model", "roles").iter_rows()
+        tb.find(st["comparisons"], "protocol", pair, **dict(zip(strata, row, strict=True)))
+        for row in table.select(strata).iter_rows()
     ]
     return table.with_columns(
+        delta_pct=pl.Series(
+            [_seq_pct(d, t) for d, t in zip(table["delta_pct"].to_list(), tests, strict=True)],
+            dtype=pl.String,
+        ),
         test=pl.Series([t["test"] if t else None for t in tests], dtype=pl.String),
+        family=pl.Series([t["family"] if t else None for t in tests], dtype=pl.String),
         p=pl.Series([t["p_value"] if t else None for t in tests], dtype=pl.Float64),
         p_holm=pl.Series([t["p_holm"] if t else None for t in tests], dtype=pl.Float64),
     )
+
+
+def _seq_pct(value: float | None, t: dict[str, Any] | None) -> str | None:
+    """Q_seq vs Q_coord in percent with the comparison's CI; when the comparison runs the other
+    way (a = coordinator) its percent CI is mapped through x -> 100 / (1 + x / 100) - 100,
+    which is monotone, so the bootstrap interval maps exactly."""
+    if value is None or t is None:
+        return None
+    lo, hi = t["delta_pct_ci"]
+    if t["a"] != "sequential" and lo is not None and hi is not None:
+        lo, hi = 100 / (1 + hi / 100) - 100, 100 / (1 + lo / 100) - 100
+    return fmt(value, [lo, hi])
+
+
+_CI_BY = {
+    "protocols": (*tb.STRATA["arm"], "arm"),
+    "seq_coord": tb.STRATA["arm"],
+    "scaling": (*tb.STRATA["n_agents"], "n_agents"),
+    "models": (*tb.STRATA["model"], "model"),
+    "closed_open": (*tb.STRATA["model"], "model"),
+    "levels": (*tb.STRATA["level"], "level"),
+    "free_fixed": (*tb.STRATA["roles"], "roles"),
+    "participation": em.BY,
+    "efficiency": em.BY,
+}
+"""Per table: the columns a row's runs share, for its bootstrap CIs over tasks."""
+
+
+def _with_cis(
+    c: dict[str, pl.DataFrame], runs: pl.DataFrame, agents: pl.LazyFrame
+) -> dict[str, pl.DataFrame]:
+    """The tables as shown: every mean, ratio and correlation column ``x [lo, hi]`` over task
+    units (``analysis.tables.intervals``, ``analysis.tables.unit_ratios``); figures keep ``c``,
+    the numbers."""
+    rows = tb.balance_index(runs.lazy()).collect()
+    t = {name: tb.with_ci(c[name], rows, by) for name, by in _CI_BY.items()}
+    by_unit = (*em.BY, "unit")
+    agents_u = ur.with_units(agents, runs.lazy())
+    sums = (
+        ur.with_units(rows.lazy(), runs.lazy())
+        .filter(pl.col("quality").is_not_null())
+        .group_by(by_unit)
+        .agg(pl.col("quality").sum(), pl.col("tokens").sum())
+        .collect()
+    )
+    per_1k = {"Q_per_1k_tok": ("quality", "tokens", 1000.0)}
+    t["efficiency"] = ur.with_ratio_ci(
+        t["efficiency"], sums, em.BY, {"tokens_per_q": ("tokens", "quality", 1.0), **per_1k}
+    )
+    model_by = (*tb.STRATA["model"], "model")
+    model_sums = (
+        ur.with_units(rows.lazy(), runs.lazy())
+        .filter(pl.col("quality").is_not_null())
+        .group_by(*model_by, "unit")
+        .agg(pl.col("quality").sum(), pl.col("tokens").sum())
+        .collect()
+    )
+    t["closed_open"] = ur.with_ratio_ci(t["closed_open"], model_sums, model_by, per_1k)
+    rsi_u = em.role_stability(agents_u, by=by_unit).collect()
+    t["rsi"] = ur.with_ratio_ci(c["rsi"], rsi_u, em.BY, {"rsi": ("unchanged", "pairs", 1.0)})
+    abst_u = em.abstention(agents_u, by=by_unit).collect()
+    t["abstention"] = ur.with_ratio_ci(
+        c["abstention"],
+        abst_u,
+        em.BY,
+        {
+            "idle_share": ("idle", "slots", 1.0),
+            "voluntary_rate": ("voluntary", "slots", 1.0),
+            "voluntary_share": ("voluntary", "idle", 1.0),
+        },
+    )
+    points = ur.with_units(em.participation(runs.lazy()), runs.lazy())
+    ranks = ur.spearman_per_unit(points, em.BY, "participation", "quality")
+    t["participation"] = ur.with_spearman_ci(t["participation"], ranks, em.BY)
+    return t
+
+
+def _resilience_ci(table: pl.DataFrame) -> pl.DataFrame:
+    cols = ("Q_before", "Q_after", "drop", "RI")
+    shown = {
+        c: pl.Series(
+            c,
+            [fmt(v, [lo, hi]) for v, lo, hi in table.select(c, f"{c}_lo", f"{c}_hi").iter_rows()],
+            dtype=pl.String,
+        )
+        for c in cols
+    }
+    return table.with_columns(shown.values()).drop(
+        *(f"{c}_{b}" for c in cols for b in ("lo", "hi"))
+    )
+
+
+def _estimated_tokens(runs: pl.DataFrame) -> list[str]:
+    """A line counting run steps whose token counts are estimates (characters / 4)."""
+    sim = int((runs["backend"] == "sim").sum())
+    if "tokens_estimated" in runs.columns:
+        est = int((runs["tokens_estimated"].fill_null(0) > 0).sum())
+    else:
+        est = sim
+    if not est:
+        return []
+    return [
+        f"Token counts of {est} of {runs.height} run steps are estimates (characters / 4: the "
+        "sim backend, or a server that sent no usage); tokens, C and cost columns inherit it."
+    ]
 
 
 def _heatmap(rows: pl.LazyFrame, figs: dict[str, plots.Draw], sim: bool) -> Section:
@@ -446,10 +593,39 @@ load-independent; `wall_s` is shown beside it).
 steps with judge accuracy <= 2 or an agent output that failed to parse.
 - **B** (Balance Index, Eq. 4): .25 Q^ + .20 M^ + .20 T^ + .20 C^ + .15 R^ per run step, each \
 min-max scaled within its block with T, C and R inverted (higher is better), then averaged.
-- **RSI**: share of (agent, consecutive step) pairs keeping the same normalised role.
-- **Paired design**: two groups are compared with the Wilcoxon signed-rank test when each run \
-of one has exactly one run of the other with the same task, step, seed, shock and other design \
-factors; otherwise Mann-Whitney U. Welch's t is reported for every pair.
-- Strata: protocols are compared per (block, model, role mode), N per (block, protocol, model, \
-role mode), models per (block, protocol, role mode), levels per block, role modes per (block, \
-protocol, model)."""
+- **RSI**: share of (agent, consecutive step) pairs keeping the same normalised role; fixed \
+roles are drawn once per episode, so RSI under fixed roles is 1.
+- **RI** (Resilience Index): (Q from the shock step on / Q before it) of the shocked arm divided \
+by the same ratio of the no-shock arm on the same tasks and steps (1 = no cost beyond the \
+drift every episode shows), per stratum and role mode; **recovery_steps**: steps after the \
+shock until the shocked arm's Q at a step is at least 95% of the no-shock arm's.
+- **unique_share, once_share, run_unique_share, gini, voluntary_share, spearman_r, \
+tokens_per_q, Q_per_1k_tok, cost_per_q, HD**: see their sections' captions and \
+`analysis.emergence`.
+- **Unit of analysis**: the task (an episode's task sequence). Tests compare per-task means; \
+**CI** `[lo, hi]`: 95% bootstrap over tasks (BCa, percentile fallback), pairs of tasks resampled \
+together in paired designs; **d_z** = mean / SD of paired task differences, **d_av** = Cohen's \
+d with the average-variance SD; **icc**: one-way ANOVA ICC of runs within (group, task); \
+**n_eff** = n / (1 + (m - 1) icc), the runs' effective sample size; **p_run_level**: the test \
+on run steps as independent rows, reported for contrast and not followed.
+- **Families**: Holm's correction runs within each family: declared per block and factor under \
+`families:` in the sweep config, else one family per (factor, block); omnibus tests form a \
+family of their own. `stats.json` `families` gives each family's size and whether its smallest \
+attainable p can reach alpha.
+- **Mixed model**: Q ~ factor + stratum + (1 | task) per research question (factor, block, \
+backend), statsmodels MixedLM (REML); effects with 95% Wald CIs.
+- **CIs of ratios and correlations**: RSI, shares, tokens_per_q and Q_per_1k_tok bootstrap \
+the ratio of per-task sums; spearman_r bootstraps tasks with the group's ranks held fixed.
+- **Counts** (runs, episodes, units, pairs, slots, idle, voluntary, directed, other, n_*, \
+steps) carry no CI; **Q_sd** is a descriptive spread of run steps, not an estimate. Shown \
+without a CI (not bootstrapped yet, marked here): icc, n_eff, var_task, var_seed, gini, \
+unique_share, once_share, run_unique_share, roles_per_run, the abstention-by-reason share and \
+test statistics and p-values (not estimates).
+- **Coordination overhead** is not computed: no table reports it.
+- **Paired design**: two groups are compared with the Wilcoxon signed-rank test on per-task \
+means when each episode of one has exactly one episode of the other with the same task units, \
+seed, shock kind and shock step (episode-level keys, so a shocked multi-step design stays \
+paired); otherwise Mann-Whitney U.
+- **Strata**: every comparison, table row and correlation holds the block, the backend and \
+every other design factor (protocol, model, N, role mode, level) fixed; backends are never \
+mixed in one row."""

@@ -285,3 +285,209 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, np.integer):
         return int(value)
     return value
+
+
+def cohens_dz(a: Values, b: Values) -> float:
+    """Cohen's d_z of paired samples: mean(a - b) / sd(a - b) (ddof=1); nan if undefined.
+
+    The effect size that matches a paired test; d_av (`cohens_d`) divides by the groups' SD and
+    ignores the pairing, which overstates or understates the effect as the pairs correlate.
+    """
+    x, y = _array(a), _array(b)
+    if x.size != y.size:
+        raise ValueError(f"cohens_dz needs paired samples; got {x.size} and {y.size} values")
+    d = x - y
+    return _ratio(_mean(d), math.sqrt(_var(d))) if d.size >= 2 else NAN
+
+
+def friedman(blocks: npt.NDArray[np.float64]) -> Omnibus:
+    """Friedman test on a (units x groups) matrix, every unit observed in every group.
+
+    scipy needs three or more groups; with fewer, or constant data, the result is nan.
+    """
+    m = np.asarray(blocks, dtype=np.float64)
+    n, k = m.shape if m.ndim == 2 else (0, 0)
+    if k < 3 or n < 2 or np.ptp(m) == 0:
+        return Omnibus("friedman", NAN, NAN, n, k)
+    res = stats.friedmanchisquare(*m.T)
+    return Omnibus("friedman", float(res.statistic), float(res.pvalue), n, k)
+
+
+def bootstrap_ci2(
+    a: Values,
+    b: Values,
+    stat: Callable[..., Any],
+    *,
+    paired: bool,
+    n_resamples: int = 999,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> list[tuple[float, float]]:
+    """Bootstrap intervals of a two-sample statistic ``stat(a, b, axis=-1)`` that returns one or
+    more values (an array with the values first); paired resampling resamples (a[i], b[i])
+    together, unpaired resamples each sample on its own.
+
+    BCa with a percentile fallback per value, as `bootstrap_ci`. Too few values (under 2 in a
+    sample) give (x, x) at the point estimate, or (nan, nan) where that is undefined.
+    """
+    x, y = _array(a), _array(b)
+    point = np.atleast_1d(np.asarray(stat(x, y, axis=-1), dtype=np.float64))
+    if min(x.size, y.size) < 2 or (np.ptp(x) == 0 and np.ptp(y) == 0):
+        return [(float(p), float(p)) for p in point]
+    out = _bootstrap2(x, y, stat, paired, n_resamples, confidence, seed, "BCa")
+    if not all(math.isfinite(lo) and math.isfinite(hi) for lo, hi in out):
+        alt = _bootstrap2(x, y, stat, paired, n_resamples, confidence, seed, "percentile")
+        out = [o if all(map(math.isfinite, o)) else p for o, p in zip(out, alt, strict=True)]
+    return [o if all(map(math.isfinite, o)) else (NAN, NAN) for o in out]
+
+
+def icc_oneway(values: Values, clusters: Sequence[Any]) -> tuple[float, float]:
+    """(ICC(1), effective n) of values grouped in clusters, by one-way ANOVA.
+
+    ICC = (MSB - MSW) / (MSB + (m0 - 1) MSW) with m0 the ANOVA's adjusted mean cluster size,
+    clipped at 0; effective n = n / (1 + (m - 1) ICC), the Kish design effect with m the mean
+    cluster size. nan ICC (and n_eff = n) when there are fewer than 2 clusters or no
+    within-cluster replication.
+    """
+    x = _array(values)
+    labels = np.asarray(list(clusters))
+    uniq, inv = np.unique(labels, return_inverse=True)
+    n, g = x.size, uniq.size
+    if g < 2 or n <= g:
+        return NAN, float(n)
+    sizes = np.bincount(inv).astype(np.float64)
+    means = np.bincount(inv, weights=x) / sizes
+    msb = float(np.sum(sizes * (means - x.mean()) ** 2) / (g - 1))
+    msw = float(np.sum((x - means[inv]) ** 2) / (n - g))
+    m0 = (n - float(np.sum(sizes**2)) / n) / (g - 1)
+    den = msb + (m0 - 1) * msw
+    icc = max(0.0, (msb - msw) / den) if den > 0 else NAN
+    m = n / g
+    return icc, (n / (1 + (m - 1) * icc) if math.isfinite(icc) else float(n))
+
+
+def min_attainable_p(test: str, n_a: int, n_b: int) -> float:
+    """The smallest two-sided p-value the exact rank test can give at these sizes, without ties:
+    Wilcoxon signed-rank 2 / 2^n, Mann-Whitney U 2 / C(n_a + n_b, n_a). A family whose alpha is
+    below it can never reject; the report says so. nan for other tests."""
+    if test == "wilcoxon" and n_a >= 1:
+        return min(1.0, math.ldexp(2.0, -n_a))
+    if test == "mann_whitney" and n_a >= 1 and n_b >= 1:
+        return min(1.0, 2.0 / math.comb(n_a + n_b, n_a))
+    return NAN
+
+
+def _bootstrap2(
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    stat: Callable[..., Any],
+    paired: bool,
+    n_resamples: int,
+    confidence: float,
+    seed: int,
+    method: str,
+) -> list[tuple[float, float]]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = stats.bootstrap(
+            (x, y),
+            stat,
+            paired=paired,
+            vectorized=True,
+            n_resamples=n_resamples,
+            confidence_level=confidence,
+            method=method,
+            rng=np.random.default_rng(seed),
+        )
+    lo = np.atleast_1d(res.confidence_interval.low)
+    hi = np.atleast_1d(res.confidence_interval.high)
+    return [(float(a), float(b)) for a, b in zip(lo, hi, strict=True)]
+
+
+def bootstrap_units(
+    samples: Sequence[Values],
+    stat: Callable[..., Any],
+    n_resamples: int = 999,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap CI of ``stat(*samples, axis=-1)`` resampling units: ``samples[k][i]``
+    are unit i's values (per-unit sums of a ratio, say), resampled together (scipy's paired
+    bootstrap). (nan, nan) with fewer than 2 units or an undefined statistic."""
+    arrays = tuple(_array(s) for s in samples)
+    if arrays[0].size < 2:
+        return (NAN, NAN)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = stats.bootstrap(
+            arrays,
+            stat,
+            paired=True,
+            vectorized=True,
+            n_resamples=n_resamples,
+            confidence_level=confidence,
+            method="percentile",
+            rng=np.random.default_rng(seed),
+        )
+    low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    return (low, high) if math.isfinite(low) and math.isfinite(high) else (NAN, NAN)
+
+
+def bootstrap_mean_cis(
+    columns: Sequence[Values], n_resamples: int = 999, confidence: float = 0.95, seed: int = 0
+) -> list[tuple[float, float]]:
+    """`bootstrap_ci` of the mean of several columns of the same units at once (one resampling
+    of the units for all, BCa with a percentile fallback per column): each column's interval is
+    the one `bootstrap_ci` would give it alone up to resampling noise."""
+    arrays = [_array(c) for c in columns]
+    if not arrays:
+        return []
+    if arrays[0].size < 2:
+        return [bootstrap_ci(a) for a in arrays]
+
+    def means(*xs: npt.NDArray[np.float64], axis: int = -1) -> npt.NDArray[np.float64]:
+        return np.stack([x.mean(axis=axis) for x in xs])
+
+    out: list[tuple[float, float]] = []
+    ci = {m: _bootstrap_paired(arrays, means, n_resamples, confidence, seed, m) for m in ("BCa",)}
+    fallback: list[tuple[float, float]] | None = None
+    for i, a in enumerate(arrays):
+        if np.ptp(a) == 0:
+            out.append((float(a[0]), float(a[0])))
+            continue
+        lo, hi = ci["BCa"][i]
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            if fallback is None:
+                fallback = _bootstrap_paired(
+                    arrays, means, n_resamples, confidence, seed, "percentile"
+                )
+            lo, hi = fallback[i]
+        out.append((lo, hi))
+    return out
+
+
+def _bootstrap_paired(
+    arrays: list[npt.NDArray[np.float64]],
+    stat: Callable[..., Any],
+    n_resamples: int,
+    confidence: float,
+    seed: int,
+    method: str,
+) -> list[tuple[float, float]]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = stats.bootstrap(
+            tuple(arrays),
+            stat,
+            paired=True,
+            vectorized=True,
+            n_resamples=n_resamples,
+            confidence_level=confidence,
+            method=method,
+            rng=np.random.default_rng(seed),
+        )
+    lo, hi = np.atleast_1d(res.confidence_interval.low), np.atleast_1d(res.confidence_interval.high)
+    return [(float(a), float(b)) for a, b in zip(lo, hi, strict=True)]

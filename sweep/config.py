@@ -283,9 +283,10 @@ def _block(
 ) -> Block | None:
     where = f"sweep.blocks[{i}] ({bd.get('name', '?')})"
     before = len(problems)
-    known = {f.name for f in fields(Block)} - {"shocks"} | {"shock", "comment"}
+    known = {f.name for f in fields(Block)} - {"shocks"} | {"shock", "comment", "families"}
     for k in sorted(set(bd) - known):
         problems.append(f"{where}: unknown key {k!r}; valid: {', '.join(sorted(known))}")
+    problems += family_problems(where, bd.get("families"))  # read by the report, not the plan
     names = _tuple(bd.get("models"))
     for m in names:
         if m not in models:
@@ -329,6 +330,24 @@ def _block(
         steps,
         shocks,
     )
+
+
+def family_problems(where: str, families: Any) -> list[str]:
+    """A block's ``families:`` (factor -> Holm family name, docs/design/inference.md)."""
+    factors = ("protocol", "model", "n_agents", "level", "roles")
+    if families is None:
+        return []
+    if not isinstance(families, Mapping):
+        return [f"{where}: families={families!r} must map a factor to a family name"]
+    return [
+        f"{where}: families key {k!r}; valid: {', '.join(factors)}"
+        for k in families
+        if k not in factors
+    ] + [
+        f"{where}: families.{k} must be a name"
+        for k, v in families.items()
+        if not isinstance(v, str)
+    ]
 
 
 def _protocol(

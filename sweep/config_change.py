@@ -12,7 +12,9 @@ from typing import Any, Literal
 
 from sweep.errors import UserError
 
-RUNTIME_KEYS = ("results_dir", "cluster", "store_prompts", "sweep.limit", "backend")
+RUNTIME_KEYS = (
+    "results_dir", "cluster", "store_prompts", "sweep.limit", "backend", "allow_unpinned"
+)  # fmt: skip
 OnConfigChange = Literal["warn", "refuse"]
 
 

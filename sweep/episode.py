@@ -53,13 +53,14 @@ async def run_episode(spec: EpisodeSpec, backend: Backend, attempt: int = 1) -> 
         list(range(spec.n_agents)), dict.fromkeys(range(spec.n_agents), spec.model), spec.mission
     )
     rows = EpisodeRows()
+    # Fixed roles are drawn once per episode (from its first task's domain): an agent keeps its
+    # role across steps, which is what "fixed" means and what RSI measures.
+    cat = role_catalogue(spec.tasks[0].domains[0]) if spec.roles == "fixed" else ()
+    roles = {a: cat[a % len(cat)] for a in org.active} if cat else {}
     for step, task in enumerate(spec.tasks):
         t0 = time.perf_counter()
         shock = _apply_shock(spec, org, step)
-        fixed: dict[int, str] = {}
-        if spec.roles == "fixed":
-            cat = role_catalogue(task.domains[0])
-            fixed = {a: cat[a % len(cat)] for a in org.active}
+        fixed = {a: roles[a] for a in org.active if a in roles}
         rt = StepRuntime(
             backend=backend,
             task=task,

@@ -23,6 +23,7 @@ from sweep.config import SweepConfig, build, compose
 from sweep.config_change import OnConfigChange, check_config_change
 from sweep.lease import writer_lease
 from sweep.plan import Plan, plan
+from sweep.provenance import allow_unpinned, check_revisions, provenance, served_models
 from sweep.results.manifest import MANIFEST, read_manifest
 from sweep.results.schema import SCHEMA_VERSION
 from sweep.results.store import Committed, ResultStore
@@ -81,6 +82,7 @@ def launch(
     for w in warns:
         say(f"warning: {w}")
     p = plan(typed)
+    check_revisions(typed.backend.name, served_models(p), allow_unpinned(cfg))
     store = ResultStore(typed.results_dir)
     with writer_lease(store, "launch", wait=wait, on_wait=say):
         return _launch_holding_lease(
@@ -163,6 +165,7 @@ def manifest_text(cfg: Any, typed: SweepConfig, p: Plan, overrides: Sequence[str
             "plan_digest": p.digest(),
             "planned_episodes": len(p.specs),
             "versions": versions(),
+            "provenance": provenance(typed.backend.name, served_models(p), allow_unpinned(cfg)),
             "models": {
                 m.name: {"hf_id": m.hf_id, "revision": m.revision}
                 for m in {s.model.name: s.model for s in p.specs}.values()

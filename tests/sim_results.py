@@ -7,11 +7,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sweep.commands import _manifest
-
 from agents.backends import make_backend
 from sweep.config import build, compose
 from sweep.episode import EpisodeRows, run_episode
+from sweep.launch import manifest_text as _manifest
 from sweep.plan import plan
 from sweep.results.store import MANIFEST, ResultStore
 

@@ -14,19 +14,21 @@ from analysis.tables._common import (
     with_arm,
     with_derived,
 )
-from analysis.tables.inference import FAMILIES, find, statistics
+from analysis.tables.inference import FAMILIES, declared_families, find, statistics
+from analysis.tables.intervals import with_ci
 from analysis.tables.paper import (
     STRATA,
+    TABLE_IV_LEVEL,
     closed_vs_open,
     free_vs_fixed,
     model_comparison,
     overview,
     protocol_comparison,
     quality_by_level,
-    resilience,
     scaling,
     seq_vs_coord,
 )
+from analysis.tables.resilience import resilience
 
 __all__ = [
     "BALANCE_WEIGHTS",
@@ -34,8 +36,10 @@ __all__ = [
     "FAMILIES",
     "MATCH",
     "STRATA",
+    "TABLE_IV_LEVEL",
     "balance_index",
     "closed_vs_open",
+    "declared_families",
     "find",
     "free_vs_fixed",
     "minmax",
@@ -49,5 +53,6 @@ __all__ = [
     "statistics",
     "varying",
     "with_arm",
+    "with_ci",
     "with_derived",
 ]

@@ -1,19 +1,21 @@
-"""The report's statistics (``stats.json``): per factor, within each stratum of ``STRATA`` where
-the factor takes two or more values, a Kruskal-Wallis test across its values and pairwise
-comparisons; Holm's correction over every p-value reported.
+"""The report's statistics (``stats.json``), at the task level (docs/design/inference.md).
 
-- Pairs: every pair of protocol arms, models or role modes (``a`` = the higher mean, so deltas
-  are positive); for N and level, the extremes (``a`` = the largest N / the last level, ``b`` =
-  the smallest / the first: the paper's "64 -> 256" and "L1 -> L4").
-- Primary pairwise test: Mann-Whitney U (two-sided); Wilcoxon signed-rank when the design is
-  paired, i.e. every run of ``a`` has exactly one run of ``b`` with the same task, step, seed,
-  shock and other design factors (``MATCH`` + ``DESIGN``), which the sweep's grids give across
-  protocols, models and N. Mann-Whitney and Welch's t are reported for every pair too.
-  ``method`` is scipy's: "auto", or "exact" for <= 13 pairs with ties (see ``_wilcoxon``).
-- Effect sizes: Cohen's d with the paper's average-variance SD, Hedges' g.
-- Holm: one family, every ``p_value`` in the file (omnibus and pairwise).
+Per factor of ``FAMILIES``, within each stratum of ``STRATA`` (block, backend and every other
+design factor fixed) where the factor takes two or more values:
 
-This is an edge of the analysis: it collects the runs once and computes in numpy/scipy.
+- Rows are episodes (steps averaged: ``analysis.tables.units.per_episode``), or run steps with
+  ``per_step=True``; each is keyed by its task ``unit`` and the episode keys.
+- Omnibus: Friedman on the (unit x group) matrix of unit means when every group saw the same
+  units (a blocked design), else Kruskal-Wallis on unit means, with the ICC and the run-level
+  Kruskal-Wallis p for contrast.
+- Mixed models (``mixed_models``): per research question (factor, block, backend), the model
+  ``Q ~ factor + stratum + (1 | task)`` (``analysis.mixed``): each level's effect and CI.
+- Pairs (``analysis.tables.comparison``): every pair of arms, models or role modes (``a`` = the
+  higher mean), the extremes for N and level; Wilcoxon signed-rank on unit means when the rows
+  pair one-to-one on the episode keys, else Mann-Whitney U; bootstrap CIs over units; d_z beside
+  d_av; ICC and effective n.
+- Holm families: declared per block and factor in the sweep config (``families:`` next to the
+  block), else one family per (factor, block); omnibus tests form their own family beside it.
 """
 
 from __future__ import annotations
@@ -21,17 +23,18 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy import stats as scipy_stats
 
 from analysis import stats
-from analysis.tables._common import DESIGN, MATCH, with_derived
+from analysis.mixed import mixed_model
+from analysis.tables.comparison import compare_units, wilcoxon
 from analysis.tables.paper import STRATA
+from analysis.tables.units import EPISODE_KEYS, per_episode, per_step
 
 
 @dataclass(frozen=True)
@@ -48,167 +51,211 @@ FAMILIES = (
     Family("level", "level", "extremes"),
     Family("roles", "roles", "all"),
 )
-HOLM_FAMILY = "every p_value in stats.json (omnibus and comparisons) as one family"
+ALPHA = 0.05
+Declared = Mapping[str, Mapping[str, str]]
+"""block -> factor -> Holm family name, from the blocks' ``families:`` in the sweep config."""
 
 
-def statistics(runs: pl.LazyFrame | pl.DataFrame, metric: str = "quality") -> dict[str, Any]:
-    """``{"omnibus": [...], "comparisons": [...], ...}`` for ``metric`` (module docstring)."""
-    cols = sorted({*DESIGN, *MATCH, "block", metric})
-    df = (
-        with_derived(runs.lazy())
-        .select(cols)
-        .filter(pl.col(metric).is_not_null())
-        .sort(cols)
-        .collect()
-    )
+def statistics(
+    runs: pl.LazyFrame | pl.DataFrame,
+    metric: str = "quality",
+    *,
+    per_step: bool = False,
+    families: Declared | None = None,
+) -> dict[str, Any]:
+    """``{"omnibus": [...], "comparisons": [...], "families": {...}, ...}`` (module docstring)."""
+    rows = (per_step_rows if per_step else per_episode)(runs.lazy(), metric).collect()
+    keys = (*EPISODE_KEYS, "step") if per_step else EPISODE_KEYS
     omnibus: list[dict[str, Any]] = []
     comparisons: list[dict[str, Any]] = []
     with warnings.catch_warnings():
         # scipy warns of precision loss when one group's values are all equal (common with
         # 1/16-step quality scores in small cells); the tests stay defined and are reported.
         warnings.simplefilter("ignore", RuntimeWarning)
-        _tests(df, metric, omnibus, comparisons)
-    entries = [*omnibus, *comparisons]
-    adjusted = stats.holm([_nan(e["p_value"]) for e in entries])
-    for e, p in zip(entries, adjusted, strict=True):
-        e["p_holm"] = _num(p)
+        for fam in FAMILIES:
+            _tests(rows, fam, metric, keys, omnibus, comparisons)
+    summary = _holm(omnibus, comparisons, families or {})
+    mixed = [m for fam in FAMILIES for m in _mixed(rows, fam, metric, families or {})]
     return {
         "metric": metric,
-        "holm": HOLM_FAMILY,
-        "n_tests": sum(e["p_value"] is not None for e in entries),
+        "unit": "task (a unit = the episode's task hashes in step order)",
+        "rows": "run steps" if per_step else "episodes (steps averaged)",
+        "alpha": ALPHA,
+        "n_tests": sum(e["p_value"] is not None for e in (*omnibus, *comparisons)),
         "source": "analysis.tables.inference.statistics",
+        "families": summary,
         "omnibus": omnibus,
         "comparisons": comparisons,
+        "mixed_models": mixed,
     }
 
 
-def _tests(
-    df: pl.DataFrame, metric: str, omnibus: list[dict[str, Any]], comparisons: list[dict[str, Any]]
-) -> None:
-    for fam in FAMILIES:
-        strata = STRATA[fam.column]
-        # What pairs a run with one of another group: same task, step, seed, shock and every
-        # other design factor (a 64-bit hash of them, compared in numpy).
-        match = [*MATCH, *(d for d in DESIGN if d != fam.column)]
-        keyed = df.with_columns(_key=pl.struct(match).hash())
-        for key, part in keyed.partition_by(strata, as_dict=True, maintain_order=True).items():
-            groups = {k[0]: g for k, g in part.partition_by(fam.column, as_dict=True).items()}
-            if len(groups) < 2:
-                continue
-            stratum = dict(zip(strata, key, strict=True))
-            values = {k: g[metric].to_numpy() for k, g in groups.items()}
-            omnibus.append(_omnibus(fam, stratum, metric, values))
-            for a, b in _pairs(values, fam.pairs):
-                comparisons.append(_pair(fam, stratum, metric, groups[a], groups[b], a, b))
+per_step_rows = per_step
+
+
+def declared_families(config: Mapping[str, Any] | None) -> dict[str, dict[str, str]]:
+    """block -> factor -> family from a manifest's ``config`` (``sweep.blocks[*].families``)."""
+    blocks = ((config or {}).get("sweep") or {}).get("blocks") or []
+    return {
+        str(b.get("name")): {str(k): str(v) for k, v in (b.get("families") or {}).items()}
+        for b in blocks
+        if isinstance(b, Mapping)
+    }
 
 
 def find(
     comparisons: Iterable[dict[str, Any]], factor: str, pair: set[Any], **stratum: Any
 ) -> dict[str, Any] | None:
-    """The comparison of ``factor`` between the two values in ``pair`` within ``stratum``."""
+    """The comparison of ``factor`` between the two values in ``pair`` within a stratum that
+    holds at least ``stratum``'s items."""
     for c in comparisons:
-        if c["factor"] == factor and {c["a"], c["b"]} == pair and c["stratum"] == stratum:
+        if (
+            c["factor"] == factor
+            and {c["a"], c["b"]} == pair
+            and all(c["stratum"].get(k) == v for k, v in stratum.items())
+        ):
             return c
     return None
 
 
+def _tests(
+    rows: pl.DataFrame,
+    fam: Family,
+    metric: str,
+    keys: tuple[str, ...],
+    omnibus: list[dict[str, Any]],
+    comparisons: list[dict[str, Any]],
+) -> None:
+    strata = STRATA[fam.column]
+    for key, part in rows.partition_by(strata, as_dict=True, maintain_order=True).items():
+        groups = {k[0]: g for k, g in part.partition_by(fam.column, as_dict=True).items()}
+        if len(groups) < 2:
+            continue
+        stratum = dict(zip(strata, key, strict=True))
+        base = {"factor": fam.factor, "column": fam.column, "stratum": stratum, "metric": metric}
+        omnibus.append({**base, **_omnibus(part, fam.column, metric, groups)})
+        for a, b in _pairs(groups, fam.pairs, metric):
+            entry = compare_units(groups[a], groups[b], metric, keys)
+            comparisons.append({**base, "a": a, "b": b, **entry})
+
+
 def _omnibus(
-    fam: Family, stratum: dict[str, Any], metric: str, values: dict[Any, np.ndarray]
+    part: pl.DataFrame, column: str, metric: str, groups: dict[Any, pl.DataFrame]
 ) -> dict[str, Any]:
-    res = stats.kruskal({str(k): v.tolist() for k, v in values.items()})
+    means = part.group_by(column, "unit").agg(pl.col(metric).mean())
+    wide = means.pivot(on=column, index="unit", values=metric)
+    blocked = wide.drop_nulls().height == wide.height
+    if blocked and len(groups) >= 3:
+        res = stats.friedman(wide.drop("unit").to_numpy())
+    elif blocked:
+        m = wide.drop("unit").to_numpy()
+        pair = wilcoxon(m[:, 0], m[:, 1])[0]
+        res = stats.Omnibus(pair.test, pair.statistic, pair.p_value, m.shape[0], 2)
+    else:
+        res = stats.kruskal({str(k): g[metric].to_list() for (k,), g in means.group_by(column)})
+    run_level = stats.kruskal({str(k): g[metric].to_list() for k, g in groups.items()})
+    icc, n_eff = stats.icc_oneway(
+        part[metric].to_numpy(), (part[column].cast(pl.String) + "|" + part["unit"]).to_list()
+    )
+    unit_means = {
+        str(k): g[metric].to_numpy() for (k,), g in means.group_by(column, maintain_order=True)
+    }
     return {
-        "factor": fam.factor,
-        "column": fam.column,
-        "stratum": stratum,
-        "metric": metric,
         "test": res.test,
-        "H": _num(res.statistic),
+        "blocked": blocked,
+        "means": {k: _num(float(v.mean())) for k, v in sorted(unit_means.items())},
+        "ci": {
+            k: [_num(x) for x in stats.bootstrap_ci(v, n_resamples=999)]
+            for k, v in sorted(unit_means.items())
+        },
+        "statistic": _num(res.statistic),
         "p_value": _num(res.p_value),
-        "n": res.n,
-        "k": res.k,
-        "groups": sorted(values),
+        "n": part.height,
+        "units": wide.height,
+        "k": len(groups),
+        "groups": sorted(groups),
+        "icc": _num(icc),
+        "n_eff": _num(n_eff),
+        **_seed_task_variance(part, column, metric),
+        "run_level_test": run_level.test,
+        "run_level_p": _num(run_level.p_value),
     }
 
 
-def _pairs(values: dict[Any, np.ndarray], how: str) -> list[tuple[Any, Any]]:
-    keys = sorted(values)
+def _mixed(
+    rows: pl.DataFrame, fam: Family, metric: str, declared: Declared
+) -> list[dict[str, Any]]:
+    """One mixed model per research question: per block and backend where ``fam`` varies
+    within a stratum, ``Q ~ factor + stratum + (1 | task)`` over the strata where it varies."""
+    strata = STRATA[fam.column]
+    rest = [c for c in strata if c not in ("block", "backend")]
+    varied = rows.filter(pl.col(fam.column).n_unique().over(strata) >= 2)
+    out = []
+    for (block, backend), part in varied.partition_by(
+        ["block", "backend"], as_dict=True, maintain_order=True
+    ).items():
+        label = pl.concat_str([pl.col(c).cast(pl.String) for c in rest], separator="|")
+        fit = mixed_model(
+            part[metric].to_numpy(),
+            part[fam.column].cast(pl.String).to_list(),
+            part["unit"].to_list(),
+            part.select(label.alias("s"))["s"].to_list() if rest else None,
+        )
+        name = declared.get(str(block), {}).get(fam.factor) or f"{fam.factor}/{block}"
+        base = {"factor": fam.factor, "block": block, "backend": backend, "family": name}
+        out.append({**base, **(fit.to_dict() if fit else {"model": None})})
+    return out
+
+
+def _seed_task_variance(part: pl.DataFrame, column: str, metric: str) -> dict[str, Any]:
+    """Where a stratum has several seeds per unit: the variance between units (of unit means)
+    and between seeds within a unit, each averaged over the groups."""
+    if part["seed"].n_unique() < 2:
+        return {}
+    cells = part.group_by(column, "unit").agg(
+        pl.col(metric).mean().alias("m"), pl.col(metric).var().alias("v")
+    )
+    task = cells.group_by(column).agg(pl.col("m").var())["m"].mean()
+    seed = cells["v"].mean()
+    return {"var_task": _num(_f(task)), "var_seed": _num(_f(seed))}
+
+
+def _pairs(groups: dict[Any, pl.DataFrame], how: str, metric: str) -> list[tuple[Any, Any]]:
+    keys = sorted(groups)
     if how == "extremes":
         return [(keys[-1], keys[0])]
-    return [
-        (x, y) if values[x].mean() >= values[y].mean() else (y, x)
-        for x, y in itertools.combinations(keys, 2)
-    ]
+    mean = {k: _f(g[metric].mean()) for k, g in groups.items()}
+    return [(x, y) if mean[x] >= mean[y] else (y, x) for x, y in itertools.combinations(keys, 2)]
 
 
-def _pair(
-    fam: Family,
-    stratum: dict[str, Any],
-    metric: str,
-    ga: pl.DataFrame,
-    gb: pl.DataFrame,
-    a: Any,
-    b: Any,
-) -> dict[str, Any]:
-    x, y = ga[metric].to_numpy(), gb[metric].to_numpy()
-    pairs = _matched(ga, gb, metric)
-    mwu, welch = stats.mann_whitney(x, y), stats.welch_t(x, y)
-    primary, method = _wilcoxon(*pairs) if pairs is not None else (mwu, "auto")
-    mean_a, mean_b = float(x.mean()), float(y.mean())
-    return {
-        "factor": fam.factor,
-        "column": fam.column,
-        "stratum": stratum,
-        "a": a,
-        "b": b,
-        "metric": metric,
-        "paired": pairs is not None,
-        "n_a": int(x.size),
-        "n_b": int(y.size),
-        "mean_a": mean_a,
-        "mean_b": mean_b,
-        "delta_pct": _num((mean_a - mean_b) / mean_b * 100 if mean_b else math.nan),
-        "test": primary.test,
-        "method": method,
-        "statistic": _num(primary.statistic),
-        "p_value": _num(primary.p_value),
-        "mwu_u": _num(mwu.statistic),
-        "mwu_p": _num(mwu.p_value),
-        "welch_t": _num(welch.statistic),
-        "welch_p": _num(welch.p_value),
-        "cohens_d": _num(stats.cohens_d(x, y)),
-        "hedges_g": _num(stats.hedges_g(x, y)),
-    }
+def _holm(
+    omnibus: list[dict[str, Any]], comparisons: list[dict[str, Any]], declared: Declared
+) -> dict[str, dict[str, Any]]:
+    """Sets ``family`` and ``p_holm`` on every entry; returns each family's size and alpha."""
+    members: dict[str, list[dict[str, Any]]] = {}
+    for kind, entries in (("omnibus", omnibus), ("pairs", comparisons)):
+        for e in entries:
+            block = str(e["stratum"].get("block"))
+            name = declared.get(block, {}).get(e["factor"]) or f"{e['factor']}/{block}"
+            e["family"] = f"{name} (omnibus)" if kind == "omnibus" else name
+            members.setdefault(e["family"], []).append(e)
+    out: dict[str, dict[str, Any]] = {}
+    for name, entries in members.items():
+        adjusted = stats.holm([math.nan if e["p_value"] is None else e["p_value"] for e in entries])
+        for e, p in zip(entries, adjusted, strict=True):
+            e["p_holm"] = _num(p)
+        m = sum(e["p_value"] is not None for e in entries)
+        floor = [float(e["min_attainable_p"]) for e in entries if e.get("min_attainable_p")]
+        out[name] = {
+            "tests": m,
+            "alpha": ALPHA,
+            "can_reject": bool(not floor or min(floor) * max(m, 1) <= ALPHA),
+        }
+    return out
 
 
-def _wilcoxon(x: np.ndarray, y: np.ndarray) -> tuple[stats.PairTest, str]:
-    """``stats.wilcoxon_paired``, except for at most 13 pairs with ties or zero differences,
-    where scipy's "auto" runs a permutation test taking up to ~16 s per call (n = 13); there
-    scipy's exact null distribution (conservative with ties) is used, instantly."""
-    d = x - y
-    nonzero = np.abs(d[d != 0])
-    if 0 < x.size <= 13 and nonzero.size and np.unique(nonzero).size < d.size:
-        res = scipy_stats.wilcoxon(x, y, method="exact")
-        test = stats.PairTest("wilcoxon", float(res.statistic), float(res.pvalue), x.size, y.size)
-        return test, "exact"
-    return stats.wilcoxon_paired(x, y), "auto"
-
-
-def _matched(
-    ga: pl.DataFrame, gb: pl.DataFrame, metric: str
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Aligned (a, b) values when the runs pair one-to-one on their ``_key``; else None."""
-    ka, kb = ga["_key"].to_numpy(), gb["_key"].to_numpy()
-    if ka.size != kb.size:
-        return None
-    ia, ib = np.argsort(ka, kind="stable"), np.argsort(kb, kind="stable")
-    sa, sb = ka[ia], kb[ib]
-    if not np.array_equal(sa, sb) or bool((sa[1:] == sa[:-1]).any()):
-        return None
-    return ga[metric].to_numpy()[ia], gb[metric].to_numpy()[ib]
-
-
-def _nan(v: float | None) -> float:
-    return math.nan if v is None else v
+def _f(v: Any) -> float:
+    return float(v) if isinstance(v, int | float | np.floating) else math.nan
 
 
 def _num(v: float) -> float | None:

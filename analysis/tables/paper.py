@@ -14,15 +14,17 @@ from collections.abc import Collection
 
 import polars as pl
 
-from analysis.tables._common import balance_index, q_stats, varying, with_derived
+from analysis.tables._common import DESIGN, balance_index, q_stats, varying, with_derived
+from analysis.tables.units import CONTEXT
 
-STRATA: dict[str, tuple[str, ...]] = {
-    "arm": ("block", "model", "roles"),  # protocols on one model and role mode (Tables III, IV)
-    "n_agents": ("block", "arm", "model", "roles"),  # Tables V, VI
-    "model": ("block", "arm", "roles"),  # Table VII
-    "level": ("block",),  # Table IX, pooled over the block's protocols, models and role modes
-    "roles": ("block", "arm", "model"),  # free vs fixed roles (section 9.2, capability threshold)
-}
+
+def _strata(factor: str) -> tuple[str, ...]:
+    return (*CONTEXT, *(d for d in DESIGN if d != factor))
+
+
+STRATA: dict[str, tuple[str, ...]] = {f: _strata(f) for f in DESIGN}
+"""Per compared factor, what is held fixed: the block, the backend and every other design
+factor (N and level included: pooling over them mixed effects of opposite sign)."""
 
 
 def overview(runs: pl.LazyFrame) -> pl.LazyFrame:
@@ -60,16 +62,22 @@ def protocol_comparison(runs: pl.LazyFrame, *, latency: str = "rounds") -> pl.La
             pl.col("risk").mean().alias("R"),
             pl.col("balance").mean().alias("B"),
         )
-        .sort(*STRATA["arm"], "Q", descending=[False, False, False, True])
+        .sort(*STRATA["arm"], "Q", descending=[*(False for _ in STRATA["arm"]), True])
     )
 
 
+TABLE_IV_LEVEL = "L3"
+"""The paper's Table IV compares Sequential and Coordinator at L3 only."""
+
+
 def seq_vs_coord(runs: pl.LazyFrame) -> pl.LazyFrame:
-    """Table IV: per (block, model, roles) running both, Q of Sequential and Coordinator, their
-    run counts and delta_pct = (Q_seq - Q_coord) / Q_coord * 100."""
+    """Table IV, at level ``TABLE_IV_LEVEL``: per stratum of ``STRATA["arm"]`` running both,
+    Q of Sequential and Coordinator, their run counts and
+    delta_pct = (Q_seq - Q_coord) / Q_coord * 100."""
     seq, coord = pl.col("protocol") == "sequential", pl.col("protocol") == "coordinator"
     return (
-        runs.filter(seq | coord)
+        with_derived(runs)
+        .filter((seq | coord) & (pl.col("level") == TABLE_IV_LEVEL))
         .group_by(STRATA["arm"])
         .agg(
             pl.col("quality").filter(seq).count().alias("n_seq"),
@@ -113,7 +121,7 @@ def model_comparison(runs: pl.LazyFrame) -> pl.LazyFrame:
             pl.col("wall_s").mean(),
             pl.col("tokens").mean(),
         )
-        .sort(*STRATA["model"], "Q", descending=[False, False, False, True])
+        .sort(*STRATA["model"], "Q", descending=[*(False for _ in STRATA["model"]), True])
     )
 
 
@@ -127,10 +135,10 @@ def closed_vs_open(runs: pl.LazyFrame, hosted: Collection[str]) -> pl.LazyFrame:
         with_derived(runs)
         .with_columns(hosted=is_hosted)
         .filter(pl.col("hosted").any().over(within) & (pl.col("model").n_unique().over(within) > 1))
-        .group_by(*within, "model", "level")
+        .group_by(*within, "model")
         .agg(pl.col("hosted").first(), *q_stats(), pl.col("tokens").mean())
         .with_columns(Q_per_1k_tok=pl.col("Q") / (pl.col("tokens") / 1000))
-        .sort(*within, "level", "Q", descending=[False, False, False, False, True])
+        .sort(*within, "Q", descending=[*(False for _ in within), True])
     )
 
 
@@ -138,15 +146,15 @@ def quality_by_level(runs: pl.LazyFrame) -> pl.LazyFrame:
     """Table IX: per (block, level) where levels vary: runs, Q, Q_sd, HD (mean hierarchy depth)
     and the mean raw 1-4 completeness and actionability sub-scores."""
     return (
-        varying(runs, "level", STRATA["level"])
-        .group_by("block", "level")
+        varying(with_derived(runs), "level", STRATA["level"])
+        .group_by(*STRATA["level"], "level")
         .agg(
             *q_stats(),
             pl.col("hierarchy_depth").mean().alias("HD"),
             pl.col("completeness").cast(pl.Float64).mean(),
             pl.col("actionability").cast(pl.Float64).mean(),
         )
-        .sort("block", "level")
+        .sort(*STRATA["level"], "level")
     )
 
 
@@ -155,31 +163,7 @@ def free_vs_fixed(runs: pl.LazyFrame) -> pl.LazyFrame:
     varies: runs, Q, Q_sd and unique roles per run."""
     return (
         varying(with_derived(runs), "roles", STRATA["roles"])
-        .group_by("block", "arm", "model", "roles")
+        .group_by(*STRATA["roles"], "roles")
         .agg(*q_stats(), pl.col("n_unique_roles").mean().alias("unique_roles"))
-        .sort("block", "arm", "model", "roles")
-    )
-
-
-def resilience(runs: pl.LazyFrame) -> pl.LazyFrame:
-    """Resilience (Table III's column, undefined by the paper; orgsweep's operationalisation):
-    over episodes with a shock, per (block, arm, model, shock): Q before the shock step, Q from
-    it on, and RI = Q_after / Q_before (ratio of means)."""
-    shocked = (
-        runs.filter(pl.col("shock") != "")
-        .group_by("episode_id")
-        .agg(pl.col("shock").first().alias("shock_kind"), pl.col("step").min().alias("at"))
-    )
-    return (
-        with_derived(runs)
-        .join(shocked, on="episode_id", how="inner")
-        .group_by("block", "arm", "model", "shock_kind")
-        .agg(
-            pl.col("episode_id").n_unique().alias("episodes"),
-            pl.col("quality").filter(pl.col("step") < pl.col("at")).mean().alias("Q_before"),
-            pl.col("quality").filter(pl.col("step") >= pl.col("at")).mean().alias("Q_after"),
-        )
-        .with_columns(RI=pl.col("Q_after") / pl.col("Q_before"))
-        .rename({"shock_kind": "shock"})
-        .sort("block", "arm", "model", "shock")
+        .sort(*STRATA["roles"], "roles")
     )

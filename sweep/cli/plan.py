@@ -7,14 +7,17 @@ import json
 
 
 def run(args: argparse.Namespace) -> int:
+    from analysis.power import power_report
     from sweep.cli.output import console, print_warnings
     from sweep.config import build, compose
     from sweep.plan import plan, plan_summary
 
-    typed, warns = build(compose(list(args.overrides)))
+    cfg = compose(list(args.overrides))
+    typed, warns = build(cfg)
     s = plan_summary(plan(typed))
+    power = power_report(typed, cfg, getattr(args, "pilot", None))
     if args.json:
-        print(json.dumps({"sweep": typed.name, **s, "warnings": warns}, indent=2))
+        print(json.dumps({"sweep": typed.name, **s, "power": power, "warnings": warns}, indent=2))
         return 0
     con = console()
     con.print(f"sweep [bold]{typed.name}[/]: {s['episodes']} episodes, {s['total_runs']} task runs")
@@ -25,5 +28,7 @@ def run(args: argparse.Namespace) -> int:
     )
     for reason, n in s["skipped"].items():
         con.print(f"  skipped {n}: {reason}")
+    for line in power["lines"]:
+        con.print(f"  {line}")
     print_warnings(con, warns)
     return 0

@@ -7,9 +7,12 @@ import sys
 
 
 def run(args: argparse.Namespace) -> int:
-    from analysis.query import query
+    from analysis.query import query, sim_notice
 
     df = query(args.results_dir, args.sql)
+    notice = sim_notice(args.results_dir, df)
+    if notice:
+        print(notice, file=sys.stderr)  # stderr: csv/json on stdout stay machine-readable
     if args.format == "csv":
         sys.stdout.write(df.write_csv())
     elif args.format == "json":

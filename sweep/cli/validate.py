@@ -8,9 +8,12 @@ import argparse
 def run(args: argparse.Namespace) -> int:
     from sweep.config import build, compose
     from sweep.plan import plan
+    from sweep.provenance import allow_unpinned, check_revisions, served_models
 
-    typed, warns = build(compose(list(args.overrides)))
+    cfg = compose(list(args.overrides))
+    typed, warns = build(cfg)
     p = plan(typed)
+    check_revisions(typed.backend.name, served_models(p), allow_unpinned(cfg))
     for w in warns:
         print(f"warning: {w}")
     print(f"ok: sweep {typed.name!r} is valid ({len(p.specs)} episodes)")

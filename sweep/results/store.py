@@ -29,6 +29,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from sweep.errors import UserError
+from sweep.results.metadata import part_metadata
 from sweep.results.schema import TABLES, WRITE_ORDER
 from sweep.results.verify import COUNTED, incomplete, stamp_counts
 
@@ -92,6 +93,7 @@ class ResultStore:
         table: str,
         rows: list[dict[str, Any]] | pa.Table,
         replaces: Iterable[str] = (),
+        metadata: dict[str, str] | None = None,
     ) -> str | None:
         """Commit ``rows`` as a new part of ``table``; returns its path (None: no rows).
         ``replaces``: paths of parts these rows merge; readers skip them from the moment this
@@ -100,6 +102,8 @@ class ResultStore:
             data = rows
         else:
             data = pa.Table.from_pylist(rows, schema=TABLES[table])
+        if metadata:  # provenance: backend and orgsweep version (sweep.provenance)
+            data = data.replace_schema_metadata({**(data.schema.metadata or {}), **metadata})
         if data.num_rows == 0:
             return None
         folder = self.path(table)
@@ -128,11 +132,12 @@ class ResultStore:
         commit's ``batch`` id, which ties an attempt's rows together. Returns the id."""
         batch = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
         stamp_counts(batches)  # each runs row says how many rows the other tables must hold
+        meta = part_metadata(batches.get("runs", []))
         for table in WRITE_ORDER:
             rows = batches.get(table, [])
             for r in rows:
                 r["batch"] = batch
-            self.write_part(table, rows)
+            self.write_part(table, rows, metadata=meta)
         return batch
 
     def write_text(self, name: str, text: str) -> None:

@@ -40,6 +40,7 @@ def test_sweep_against_a_faulty_server(ray_local: None, tmp_path: Path, capsys: 
             [
                 "launch",
                 "backend=openai",
+                "allow_unpinned=true",  # the fake server serves no weights to pin
                 f"backend.base_url={srv.url}",
                 "backend.api_key_env=null",
                 "backend.timeout_s=1.0",
@@ -110,9 +111,8 @@ def test_runner_pool_fits_the_cpus_serving_leaves(
     monkeypatch.setattr(vllm_backend, "runner_options", spy_runner_options)
     res = str(tmp_path / "r")
     with FakeOpenAIServer() as srv:
-        rc = main(
-            ["launch", "backend=vllm", "sweep.limit=3", f"results_dir={res}", "--no-progress"]
-        )
+        args = ["backend=vllm", "allow_unpinned=true", "sweep.limit=3", f"results_dir={res}"]
+        rc = main(["launch", *args, "--no-progress"])
     assert rc == 0, capsys.readouterr().out
     assert "replica" not in seen  # the driver stopped serving at the end
     assert 1 <= seen["n_runners"] == int(seen["free_cpus"]) < int(ray.cluster_resources()["CPU"])

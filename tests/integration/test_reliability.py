@@ -68,6 +68,7 @@ def test_a_server_that_never_finishes_fails_the_episode_in_bounded_time(
                 f"results_dir={res}",
                 "sweep.limit=1",
                 "backend=openai",
+                "allow_unpinned=true",  # the fake server serves no weights to pin
                 f"backend.base_url={server.url}",
                 "backend.api_key_env=null",
                 f"backend.timeout_s={timeout_s}",

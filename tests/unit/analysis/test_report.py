@@ -22,7 +22,7 @@ from scipy import stats as sps
 
 from agents.backends import make_backend
 from analysis import load
-from analysis.tables import DESIGN, MATCH, with_arm
+from analysis.tables.units import per_episode
 from sweep.cli import main
 from sweep.config import build, compose
 from sweep.episode import EpisodeRows, run_episode
@@ -114,7 +114,10 @@ def test_every_table_names_its_query(report_dir: Path) -> None:
     # Tables this sweep fills, and ones it cannot, with their reasons.
     for title in ("Table III", "Table IV", "Table VIII", "Table IX", "Role stability (RSI)"):
         assert next(s for s in tabled if title in s.splitlines()[0])
-    assert "## Shock resilience\n\n_Omitted: no shocks in these results._" in md
+    assert (
+        "## Shock resilience\n\n_Omitted: no shocked episodes beside a no-shock arm in these "
+        "results._"
+    ) in md
 
 
 def test_closed_vs_open_is_omitted_without_a_hosted_model(results: str, tmp_path: Path) -> None:
@@ -133,23 +136,33 @@ def test_closed_vs_open_is_omitted_without_a_hosted_model(results: str, tmp_path
 
 
 def test_stats_json_matches_scipy(results: str, report_dir: Path) -> None:
+    """stats.json recomputed with scipy at the task level: episodes averaged over their steps,
+    then per (group, task unit) means."""
     doc = json.loads((report_dir / "stats.json").read_text())
-    runs = with_arm(load(results).runs).filter(pl.col("quality").is_not_null()).collect()
+    episodes = per_episode(load(results).runs).collect()
     assert doc["omnibus"] and doc["comparisons"]
     factors = {e["factor"] for e in doc["omnibus"]}
     assert factors == {"protocol", "n_agents", "model", "level", "roles"}
     for e in doc["omnibus"]:
-        part = _stratum(runs, e["stratum"])
-        groups = [g["quality"].to_numpy() for _, g in part.group_by(e["column"])]
-        ref = sps.kruskal(*groups)
-        assert (e["n"], e["k"]) == (part.height, len(groups))
-        assert e["H"] == pytest.approx(ref.statistic, rel=1e-9)
-        assert e["p_value"] == pytest.approx(ref.pvalue, rel=1e-9)
+        part = _stratum(episodes, e["stratum"])
+        means = part.group_by(e["column"], "unit").agg(pl.col("quality").mean())
+        wide = means.pivot(on=e["column"], index="unit", values="quality").drop("unit")
+        assert (e["n"], e["k"], e["units"]) == (part.height, wide.width, wide.height)
+        if e["test"] == "wilcoxon":
+            ref = sps.wilcoxon(*wide.to_numpy().T)
+            assert e["p_value"] == pytest.approx(ref.pvalue, rel=1e-9)
+        for key in ("icc", "n_eff", "family", "run_level_p"):
+            assert key in e
+    assert {m["factor"] for m in doc["mixed_models"]} == factors
     for c in doc["comparisons"]:
-        _check_pair(_stratum(runs, c["stratum"]), c)
+        _check_pair(_stratum(episodes, c["stratum"]), c)
+        assert c["ci"][0] <= c["delta"] <= c["ci"][1]
+        assert c["ci_a"][0] <= c["mean_a"] <= c["ci_a"][1]
     assert {c["test"] for c in doc["comparisons"]} <= {"wilcoxon", "mann_whitney"}
     assert any(c["paired"] for c in doc["comparisons"])
-    _check_holm([e for e in (*doc["omnibus"], *doc["comparisons"])], doc["n_tests"])
+    entries = [*doc["omnibus"], *doc["comparisons"]]
+    for family in doc["families"]:
+        _check_holm([e for e in entries if e["family"] == family], doc["families"][family]["tests"])
 
 
 def _stratum(runs: pl.DataFrame, stratum: dict[str, Any]) -> pl.DataFrame:
@@ -159,31 +172,29 @@ def _stratum(runs: pl.DataFrame, stratum: dict[str, Any]) -> pl.DataFrame:
 def _check_pair(part: pl.DataFrame, c: dict[str, Any]) -> None:
     ga = part.filter(pl.col(c["column"]) == c["a"])
     gb = part.filter(pl.col(c["column"]) == c["b"])
-    x, y = ga["quality"].to_numpy(), gb["quality"].to_numpy()
-    assert (c["n_a"], c["n_b"]) == (x.size, y.size)
+    assert (c["n_a"], c["n_b"]) == (ga.height, gb.height)
+    ua = ga.group_by("unit").agg(pl.col("quality").mean()).sort("unit")
+    ub = gb.group_by("unit").agg(pl.col("quality").mean()).sort("unit")
+    x, y = ua["quality"].to_numpy(), ub["quality"].to_numpy()
     assert (c["mean_a"], c["mean_b"]) == (pytest.approx(x.mean()), pytest.approx(y.mean()))
     assert c["delta_pct"] == pytest.approx((x.mean() - y.mean()) / y.mean() * 100)
-    mwu = sps.mannwhitneyu(x, y, alternative="two-sided")
-    assert (c["mwu_u"], c["mwu_p"]) == (pytest.approx(mwu.statistic), pytest.approx(mwu.pvalue))
-    welch = sps.ttest_ind(x, y, equal_var=False)
-    if c["welch_p"] is not None:
-        assert c["welch_p"] == pytest.approx(welch.pvalue)
     sd = np.sqrt((x.var(ddof=1) + y.var(ddof=1)) / 2)
     if c["cohens_d"] is not None:
         assert c["cohens_d"] == pytest.approx((x.mean() - y.mean()) / sd)
-    key = [*MATCH, *(d for d in DESIGN if d != c["column"])]
+    key = ["unit", "seed", "shock_kind", "shock_step"]
     joined = ga.join(gb, on=key, suffix="_b", nulls_equal=True)
     paired = joined.height == ga.height == gb.height and not ga.select(key).is_duplicated().any()
     assert c["paired"] == paired
     if paired:
-        w = sps.wilcoxon(joined["quality"], joined["quality_b"], method=c["method"])
+        w = sps.wilcoxon(x, y, method=c["method"])
         assert c["test"] == "wilcoxon"
         assert (c["statistic"], c["p_value"]) == (
             pytest.approx(w.statistic),
             pytest.approx(w.pvalue),
         )
     else:
-        assert (c["test"], c["p_value"]) == ("mann_whitney", c["mwu_p"])
+        mwu = sps.mannwhitneyu(x, y, alternative="two-sided")
+        assert (c["test"], c["p_value"]) == ("mann_whitney", pytest.approx(mwu.pvalue))
 
 
 def _check_holm(entries: list[dict[str, Any]], n_tests: int) -> None:
@@ -269,8 +280,24 @@ def test_pairs_helper_is_exhaustive() -> None:
     """The stats' "all pairs" are every unordered pair once (a guard for the orientation)."""
     from analysis.tables.inference import _pairs
 
-    values = {k: np.array([v]) for k, v in zip("abcd", (0.1, 0.4, 0.3, 0.2), strict=True)}
-    pairs = _pairs(values, "all")
+    values = {
+        k: pl.DataFrame({"quality": [v]}) for k, v in zip("abcd", (0.1, 0.4, 0.3, 0.2), strict=True)
+    }
+    pairs = _pairs(values, "all", "quality")
     assert len(pairs) == 6
     assert {frozenset(p) for p in pairs} == {frozenset(p) for p in combinations("abcd", 2)}
-    assert all(values[a][0] >= values[b][0] for a, b in pairs)
+    assert all(values[a]["quality"][0] >= values[b]["quality"][0] for a, b in pairs)
+
+
+def test_estimates_carry_cis_and_counts_are_named(report_dir: Path) -> None:
+    """Every stats.json entry carries ``ci``; every mean column of the paper's tables is shown
+    as ``x [lo, hi]`` (counts such as ``runs`` and the descriptive ``Q_sd`` excepted)."""
+    doc = json.loads((report_dir / "stats.json").read_text())
+    assert all("ci" in e for e in (*doc["omnibus"], *doc["comparisons"]))
+    md = (report_dir / "report.md").read_text()
+    table = md.split("## Protocol comparison (Table III)")[1].split("\n\n")[3].splitlines()
+    head = [c.strip() for c in table[0].strip("|").split("|")]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in table[2:]]
+    for col in ("Q", "M", "T", "wall_s", "tokens", "R", "B"):
+        cells = [r[head.index(col)] for r in rows]
+        assert cells and all(re.fullmatch(r"\S+ \[(\S+, \S+|n/a)\]", c) for c in cells), col

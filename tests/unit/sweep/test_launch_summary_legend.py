@@ -8,9 +8,9 @@ from types import SimpleNamespace
 
 from rich.console import Console
 from sim_results import write_sim_results
-from sweep.commands import _print_summary
 
 from analysis import load
+from sweep.cli.launch import _print_summary
 
 
 def test_summary_legend_explains_every_column(tmp_path: Path, capsys) -> None:
