@@ -31,12 +31,13 @@ def _parser() -> argparse.ArgumentParser:
 
     launch = cmd("launch", "run a sweep (skips committed episodes; re-run to resume)")
     launch.add_argument("--retry-failed", action="store_true", help="re-run failed episodes too")
-    launch.add_argument("--no-progress", action="store_true", help="no live progress display")
+    launch.add_argument("--no-progress", action="store_true", help="no progress display or lines")
+    _launch_options(launch)
     launch.add_argument(
         "--on-config-change",
         choices=("warn", "refuse"),
-        default="warn",
-        help="when committed results are not in this plan (a result-affecting change)",
+        default="refuse",
+        help="when the results directory holds another sweep or plan (default: refuse)",
     )
     resume = cmd("resume", "resume the sweep stored in RESULTS_DIR with its stored config", False)
     resume.add_argument("results_dir")
@@ -44,11 +45,21 @@ def _parser() -> argparse.ArgumentParser:
     resume.add_argument("--retry-failed", action="store_true")
     resume.add_argument("--no-progress", action="store_true")
     resume.add_argument("--on-config-change", choices=("warn", "refuse"), default="refuse")
+    _launch_options(resume)
     plan = cmd("plan", "count the planned episodes, calls and tokens of a sweep")
     plan.add_argument("--json", action="store_true", help="machine-readable summary")
     cmd("validate", "check a config and report every problem at once")
-    status = cmd("status", "done / failed / pending of a results directory", False)
+    status = cmd("status", "running or stopped; done / failed / pending, failures by kind", False)
     status.add_argument("results_dir")
+    status.add_argument("--json", action="store_true", help="machine-readable status")
+    status.add_argument(
+        "--watch",
+        type=float,
+        nargs="?",
+        const=10.0,
+        metavar="SECONDS",
+        help="refresh every SECONDS (default 10) while the launch runs",
+    )
     compact = cmd("compact", "merge each table's part files into one (content unchanged)", False)
     compact.add_argument("results_dir")
     query = cmd("query", "SQL over the runs, agents, transcripts and scores tables", False)
@@ -90,6 +101,21 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _launch_options(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument(
+        "--progress-every",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="when stdout is not a terminal: a progress line every SECONDS (default 30)",
+    )
+    sp.add_argument(
+        "--no-preflight",
+        action="store_true",
+        help="skip checking that the server lists every model (backend=openai)",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
@@ -100,7 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         from sweep import commands
+        from sweep.results_dir import require_results_dir
 
+        if getattr(args, "results_dir", None) is not None:
+            require_results_dir(args.results_dir)  # one message for every such command
         fn = {"plan": "plan_cmd"}.get(args.command, args.command)
         return int(getattr(commands, fn)(args) or 0)
     except UserError as e:

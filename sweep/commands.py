@@ -69,6 +69,10 @@ def _manifest(cfg: Any, typed: SweepConfig, p: Plan, overrides: list[str]) -> st
 def launch(args: argparse.Namespace, overrides: list[str] | None = None) -> int:
     from analysis.results import load
     from sweep.execute import execute
+    from sweep.failures import report_failures
+    from sweep.heartbeat import beating
+    from sweep.ownership import check_owner
+    from sweep.preflight import preflight
     from sweep.progress import LiveProgress
     from sweep.store import BufferedWriter
 
@@ -79,6 +83,9 @@ def launch(args: argparse.Namespace, overrides: list[str] | None = None) -> int:
         con.print(f"[yellow]warning:[/] {w}")
     p = plan(typed)
     store = ResultStore(typed.results_dir)
+    full = p if typed.limit is None else plan(dataclasses.replace(typed, limit=None))
+    if owner := check_owner(store, typed.name, full.ids, args.on_config_change):
+        con.print(f"[yellow]warning:[/] {owner}")
     committed = store.committed()
     _check_manifest(store, p, cfg, committed, args.on_config_change, con)
     work = [
@@ -87,7 +94,8 @@ def launch(args: argparse.Namespace, overrides: list[str] | None = None) -> int:
         if s.episode_id not in committed
         or (args.retry_failed and committed[s.episode_id].status == "failed")
     ]
-    full = p if typed.limit is None else plan(dataclasses.replace(typed, limit=None))
+    if work and not args.no_preflight:
+        preflight([s for s, _ in work], typed.backend.name, dict(typed.backend.options))
     store.write_plan(full.ids)
     store.write_text(MANIFEST, _manifest(cfg, typed, p, overrides))
     con.print(
@@ -98,12 +106,13 @@ def launch(args: argparse.Namespace, overrides: list[str] | None = None) -> int:
         con.print("Nothing to run: every planned episode is committed.")
     else:
         writer = BufferedWriter(store, typed.cluster.flush_rows, typed.cluster.flush_seconds)
-        with LiveProgress(len(work), con, enabled=not args.no_progress) as live:
-            prog = execute(work, writer, typed.backend, typed.cluster, live.update)
+        live = LiveProgress(len(work), con, not args.no_progress, args.progress_every)
+        with live, beating(store, len(work), writer, live.update) as on_progress:
+            prog = execute(work, writer, typed.backend, typed.cluster, on_progress)
         con.print(f"ran {prog.done} ok, {prog.failed} failed ({prog.retried} retries)")
     results = load(typed.results_dir, plan_only=False)  # filtered to this plan just below
     _print_summary(results, {s.episode_id for s in p.specs}, typed, con)
-    return 0
+    return report_failures(typed.results_dir, [s.episode_id for s in p.specs], con)
 
 
 RUNTIME_KEYS = ("results_dir", "cluster", "store_prompts", "sweep.limit", "backend")
@@ -222,10 +231,9 @@ def validate(args: argparse.Namespace) -> int:
 
 
 def status(args: argparse.Namespace) -> int:
-    from sweep.status import status as st
+    from sweep.status_watch import status_cmd
 
-    st(args.results_dir, _console())
-    return 0
+    return status_cmd(args.results_dir, _console(), watch_s=args.watch, as_json=args.json)
 
 
 def compact(args: argparse.Namespace) -> int:

@@ -1,9 +1,16 @@
-"""Live progress for ``launch`` (rich): done / failed / pending, episodes/s, tokens/s, ETA."""
+"""Progress of ``launch``: a rich display on a terminal, plain lines every K seconds otherwise.
+
+When stdout is not a terminal (``> log``, ``nohup``, ``ray job logs -f``) a rich live display
+prints nothing until it stops, so ``LiveProgress`` then writes one plain line every
+``every_s`` seconds (``launch --progress-every``): counts, rates, ETA and failures by kind.
+Rates are episodes finished (ok or failed) per second since the launch started, the
+definition ``orgsweep status`` uses for a running sweep (``sweep.heartbeat``).
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any
@@ -11,6 +18,8 @@ from typing import Any
 from rich.console import Console, RenderableType
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.text import Text
+
+DEFAULT_EVERY_S = 30.0
 
 
 class _TwoLineProgress(Progress):
@@ -24,10 +33,46 @@ class _TwoLineProgress(Progress):
             yield Text(self.stats, overflow="fold")
 
 
+def kinds_text(kinds: Mapping[str, int], most: int = 2) -> str:
+    """``timeout 3, connection 1 +2 kinds``: the commonest failure kinds, briefly."""
+    top = sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))
+    text = ", ".join(f"{k} {n}" for k, n in top[:most])
+    return text + (f" +{len(top) - most} kinds" if len(top) > most else "")
+
+
+def plain_line(p: Any, elapsed: float) -> str:
+    """One progress line (under 80 columns for sweeps of up to a million episodes)."""
+    finished = p.done + p.failed
+    rate = finished / max(elapsed, 1e-9)
+    left = p.total - finished
+    eta = f"ETA {_duration(left / rate)}" if rate > 0 and left else "ETA ?" if left else "done"
+    kinds = getattr(p, "failed_kinds", None) or {}
+    failed = f"failed {p.failed}" + (f" ({kinds_text(kinds)})" if kinds else "")
+    return (
+        f"[{_duration(elapsed)}] {finished}/{p.total} ok {p.done} {failed} | "
+        f"{rate:.2f} ep/s {p.tokens / max(elapsed, 1e-9):,.0f} tok/s | {eta}"
+    )
+
+
+def _duration(s: float) -> str:
+    s = int(s)
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
 class LiveProgress(AbstractContextManager["LiveProgress"]):
-    def __init__(self, total: int, console: Console, enabled: bool = True):
+    def __init__(
+        self,
+        total: int,
+        console: Console,
+        enabled: bool = True,
+        every_s: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.total = total
         self.enabled = enabled and total > 0
+        self.plain = self.enabled and not console.is_terminal
+        self.every_s = DEFAULT_EVERY_S if every_s is None else every_s
+        self._console, self._clock = console, clock
         self._bar = _TwoLineProgress(
             TextColumn("[bold]episodes"),
             BarColumn(bar_width=30),
@@ -37,10 +82,12 @@ class LiveProgress(AbstractContextManager["LiveProgress"]):
             TimeRemainingColumn(),
             console=console,
             transient=False,
-            disable=not self.enabled,
+            disable=not self.enabled or self.plain,
         )
         self._task = self._bar.add_task("run", total=total)
-        self._t0 = time.monotonic()
+        self._t0 = clock()
+        self._last_line = self._t0
+        self._last: Any = None
 
     def __enter__(self) -> LiveProgress:
         self._bar.__enter__()
@@ -53,14 +100,24 @@ class LiveProgress(AbstractContextManager["LiveProgress"]):
         tb: TracebackType | None,
     ) -> None:
         self._bar.__exit__(exc_type, exc, tb)
+        if self.plain and self._last is not None:  # the final counts, whatever the period
+            self._console.print(plain_line(self._last, self._clock() - self._t0), soft_wrap=True)
 
     def update(self, p: Any) -> None:
-        elapsed = max(time.monotonic() - self._t0, 1e-9)
+        now = self._clock()
+        elapsed = max(now - self._t0, 1e-9)
         finished = p.done + p.failed
-        stats = (
+        self._last = p
+        if self.plain:
+            if now - self._last_line >= self.every_s:
+                self._last_line = now
+                self._console.print(plain_line(p, elapsed), highlight=False, soft_wrap=True)
+                self._console.file.flush()
+            return
+        kinds = getattr(p, "failed_kinds", None) or {}
+        self._bar.stats = (
             f"ok {p.done} | failed {p.failed} | pending {p.total - finished} | "
-            f"in flight {p.in_flight}/{p.slots} | "
-            f"{p.done / elapsed:.1f} ep/s | {p.tokens / elapsed:,.0f} tok/s"
+            f"in flight {p.in_flight}/{p.slots} | {finished / elapsed:.1f} ep/s | "
+            f"{p.tokens / elapsed:,.0f} tok/s" + (f"\nfailed: {kinds_text(kinds)}" if kinds else "")
         )
-        self._bar.stats = stats
         self._bar.update(self._task, completed=finished)
