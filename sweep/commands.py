@@ -167,23 +167,17 @@ def _print_summary(results: Any, ids: set[str], typed: SweepConfig, con: Console
     import polars as pl
 
     from analysis.summary import summary as table
+    from sweep.columns import frame_table
 
     runs = results.runs.filter(pl.col("episode_id").is_in(list(ids)))
-    df = table(runs)
+    # Two decimals for scores, one for counts: the table fits 80 columns (issue 16).
+    df = table(runs).with_columns(
+        pl.col("Q", "M", "part").round(2), pl.col("roles", "depth", "calls").round(1)
+    )
     if df.is_empty():
         con.print("No committed ok runs yet.")
         return
-    con.print(f"[bold]{typed.name}: mean per model and protocol[/]")
-    with pl.Config(
-        tbl_formatting="ASCII_MARKDOWN",
-        tbl_hide_dataframe_shape=True,
-        tbl_hide_column_data_types=True,
-        float_precision=3,
-        tbl_rows=200,
-        tbl_cols=20,
-        tbl_width_chars=200,
-    ):
-        print(df)
+    con.print(frame_table(df, f"{typed.name}: mean per model and protocol"))
     if typed.backend.name == "sim":
         con.print(f"[bold yellow]{SIM_BANNER}[/]")
 
@@ -202,6 +196,8 @@ def resume(args: argparse.Namespace) -> int:
 
 
 def plan_cmd(args: argparse.Namespace) -> int:
+    from sweep.columns import wrap_counts
+
     typed, warns, _ = _load(list(args.overrides))
     s = summary(plan(typed))
     if args.json:
@@ -210,7 +206,7 @@ def plan_cmd(args: argparse.Namespace) -> int:
     con = _console()
     con.print(f"sweep [bold]{typed.name}[/]: {s['episodes']} episodes, {s['total_runs']} task runs")
     for key in ("by_block", "by_model", "by_protocol", "by_n_agents", "by_level"):
-        con.print(f"  {key[3:]}: " + ", ".join(f"{k} {v}" for k, v in s[key].items()))
+        con.print(wrap_counts(key[3:], s[key], min(con.width, 100)), soft_wrap=True)
     con.print(
         f"  agent calls (upper bound): {s['agent_calls']:,}; judge calls: {s['judge_calls']:,}"
     )

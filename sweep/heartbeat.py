@@ -142,7 +142,7 @@ def commit_rate(store: ResultStore, since: float) -> tuple[int, float] | None:
     if mine.is_empty():
         return None
     end = mine["finished_at"].max()
-    span = (end - start).total_seconds()  # type: ignore[operator]
+    span = (end - start).total_seconds()  # type: ignore[operator,union-attr]
     n = mine["episode_id"].n_unique()
     return (n, n / span) if span > 0 else None
 

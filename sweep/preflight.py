@@ -46,13 +46,18 @@ def listed_models(url: str, api_key: str | None, timeout_s: float = TIMEOUT_S) -
             f"backend.base_url, {SKIP}"
         ) from None
     except ValueError:
-        raise UserError(f"preflight: {url}/models did not answer JSON; is it an OpenAI-compatible "
-                        f"server? {SKIP}") from None
+        raise UserError(
+            f"preflight: {url}/models did not answer JSON; is it an OpenAI-compatible "
+            f"server? {SKIP}"
+        ) from None
     return {str(m.get("id")) for m in data.get("data", []) if isinstance(m, Mapping)}
 
 
 def check_served(
-    models: Iterable[ModelSpec], judge: str, options: Mapping[str, Any], timeout_s: float = TIMEOUT_S
+    models: Iterable[ModelSpec],
+    judge: str,
+    options: Mapping[str, Any],
+    timeout_s: float = TIMEOUT_S,
 ) -> None:
     """Every model is listed by every endpoint of ``options`` (``backend=openai``)."""
     known = {f for f in ClientOptions.__dataclass_fields__}
