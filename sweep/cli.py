@@ -49,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     plan = cmd("plan", "count the planned episodes, calls and tokens of a sweep")
     plan.add_argument("--json", action="store_true", help="machine-readable summary")
     cmd("validate", "check a config and report every problem at once")
+    cmd("config", "print the resolved config (as Hydra's --cfg job), then check it")
     status = cmd("status", "running or stopped; done / failed / pending, failures by kind", False)
     status.add_argument("results_dir")
     status.add_argument("--json", action="store_true", help="machine-readable status")

@@ -217,6 +217,14 @@ def plan_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
+def config(args: argparse.Namespace) -> int:
+    """The resolved config as YAML (Hydra's ``--cfg job``), then every problem it has."""
+    cfg = compose(list(args.overrides))
+    sys.stdout.write(OmegaConf.to_yaml(cfg, resolve=True))
+    build(cfg)
+    return 0
+
+
 def validate(args: argparse.Namespace) -> int:
     typed, warns, _ = _load(list(args.overrides))
     p = plan(typed)

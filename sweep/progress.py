@@ -41,17 +41,22 @@ def kinds_text(kinds: Mapping[str, int], most: int = 2) -> str:
 
 
 def plain_line(p: Any, elapsed: float) -> str:
-    """One progress line (under 80 columns for sweeps of up to a million episodes)."""
+    """One progress line of at most 80 columns (for up to a million episodes), and a second
+    one with the failures by kind once there are any."""
     finished = p.done + p.failed
     rate = finished / max(elapsed, 1e-9)
     left = p.total - finished
     eta = f"ETA {_duration(left / rate)}" if rate > 0 and left else "ETA ?" if left else "done"
-    kinds = getattr(p, "failed_kinds", None) or {}
-    failed = f"failed {p.failed}" + (f" ({kinds_text(kinds)})" if kinds else "")
-    return (
-        f"[{_duration(elapsed)}] {finished}/{p.total} ok {p.done} {failed} | "
-        f"{rate:.2f} ep/s {p.tokens / max(elapsed, 1e-9):,.0f} tok/s | {eta}"
+    line = (
+        f"[{_duration(elapsed)}] {finished}/{p.total} ok {p.done} failed {p.failed} | "
+        f"{rate:.3g} ep/s {_si(p.tokens / max(elapsed, 1e-9))} tok/s | {eta}"
     )
+    kinds = getattr(p, "failed_kinds", None) or {}
+    return line + (f"\n  failed by kind: {kinds_text(kinds, 3)}" if kinds else "")
+
+
+def _si(x: float) -> str:
+    return f"{x / 1e6:.1f}M" if x >= 1e6 else f"{x / 1e3:.1f}k" if x >= 1e3 else f"{x:.0f}"
 
 
 def _duration(s: float) -> str:
