@@ -63,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     compact = cmd("compact", "merge each table's part files into one (content unchanged)", False)
     compact.add_argument("results_dir")
+    compact.add_argument(
+        "--drop-stale",
+        action="store_true",
+        help="first delete rows of episodes not in the sweep's plan (atomically per table)",
+    )
     query = cmd("query", "SQL over the runs, agents, transcripts and scores tables", False)
     query.add_argument("results_dir")
     query.add_argument("sql")

@@ -246,6 +246,11 @@ def compact(args: argparse.Namespace) -> int:
     store = ResultStore(args.results_dir)
     if store.read_text(MANIFEST) is None:
         raise UserError(f"{args.results_dir} has no {MANIFEST}: not an orgsweep results directory")
+    if args.drop_stale:
+        from sweep.stale import drop_stale
+
+        for d in drop_stale(store):
+            print(f"{d.table}: dropped {d.rows_dropped} stale rows")
     for c in run_compact(store):
         print(f"{c.table}: {c.parts_before} -> {c.parts_after} part files, {c.rows} rows")
     return 0
