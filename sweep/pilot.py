@@ -3,9 +3,10 @@
 The rule (pure, deterministic, a subset of the full plan, ids unchanged):
 
 1. Each block's episodes are put in pilot order: first those at the block's extremes of N (the
-   smallest and the largest ``n_agents``, alternately), then the others; within each group the
-   plan's own order, in which models and protocols vary fastest, so the first few already span
-   every model and protocol at both ends of N.
+   smallest and the largest ``n_agents``), then the others in plan order. The extremes follow
+   the plan's order of cells, in which models and protocols vary fastest, each cell taken at
+   the small and the large end of N alternately (the other end of each cell comes after), so
+   the first few already span every model and protocol and both ends of N.
 2. The blocks take turns (round robin in the sweep's block order), one episode each, until K
    are drawn: every block is in the pilot once K >= the number of blocks.
 3. The drawn episodes keep the plan's order.
@@ -28,7 +29,15 @@ def block_order(specs: Sequence[EpisodeSpec]) -> list[EpisodeSpec]:
     lo, hi = min(ns), max(ns)
     small = [s for s in specs if s.n_agents == lo]
     large = [s for s in specs if s.n_agents == hi and hi != lo]
-    ends = [s for pair in itertools.zip_longest(small, large) for s in pair if s is not None]
+    if len(small) == len(large):
+        # The plan's grid puts N outside the other factors, so small[i] and large[i] are the
+        # same cell at either end of N: take cell i at the small end for even i, at the large
+        # end for odd i, so the first k span k cells (every model and protocol) and both ends.
+        ends = [(small if i % 2 == 0 else large)[i] for i in range(len(small))]
+        ends += [(large if i % 2 == 0 else small)[i] for i in range(len(small))]
+    else:
+        pairs = itertools.zip_longest(small, large)
+        ends = [s for pair in pairs for s in pair if s is not None]
     rest = [s for s in specs if s.n_agents not in (lo, hi)]
     return ends + rest
 

@@ -60,3 +60,10 @@ def test_plan_counts_sort_n_numerically(capsys: pytest.CaptureFixture[str]) -> N
     assert main(["plan", "sweep=paper", "--json"]) == 0
     ns = list(json.loads(capsys.readouterr().out)["by_n_agents"])
     assert ns == sorted(ns, key=int) and ns[:3] == ["4", "8", "16"]
+
+
+def test_a_small_pilot_spans_every_model_and_protocol_cell() -> None:
+    typed, _ = build(compose(["sweep.limit=12"]))  # smoke: 3 models x 4 protocols x N 4, 8
+    specs = plan(typed).specs
+    assert len({(s.model.name, s.protocol) for s in specs}) == 12
+    assert {s.n_agents for s in specs} == {4, 8}
