@@ -120,9 +120,11 @@ class LiveProgress(AbstractContextManager["LiveProgress"]):
                 self._console.file.flush()
             return
         kinds = getattr(p, "failed_kinds", None) or {}
+        # At most 80 columns up to 100,000s of episodes: compact rates, no thousands separators.
         self._bar.stats = (
-            f"ok {p.done} | failed {p.failed} | pending {p.total - finished} | "
-            f"in flight {p.in_flight}/{p.slots} | {finished / elapsed:.1f} ep/s | "
-            f"{p.tokens / elapsed:,.0f} tok/s" + (f"\nfailed: {kinds_text(kinds)}" if kinds else "")
+            f"ok {p.done} failed {p.failed} pending {p.total - finished} | "
+            f"in flight {p.in_flight}/{p.slots} | {finished / elapsed:.3g} ep/s "
+            f"{_si(p.tokens / elapsed)} tok/s"
+            + (f"\nfailed by kind: {kinds_text(kinds, 3)}" if kinds else "")
         )
         self._bar.update(self._task, completed=finished)

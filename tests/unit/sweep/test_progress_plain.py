@@ -60,3 +60,22 @@ def test_line_shows_failures_by_kind_within_80_columns() -> None:
     ]
     assert max(len(x) for x in line.splitlines()) <= 80
     assert kinds_text({"a": 1, "b": 3, "c": 2}, 2) == "b 3, c 2 +1 kinds"
+
+
+def test_the_rich_counters_fit_80_columns_for_a_large_sweep() -> None:
+    console = Console(file=io.StringIO(), width=200, force_terminal=True, color_system=None)
+    clock = Clock()
+    p = Progress(total=222_400, done=123_456, failed=1_234, tokens=987_654_321)
+    p.in_flight, p.slots = 512, 512
+    p.failed_kinds = Counter({"timeout": 1_000, "connection": 234})
+    with LiveProgress(p.total, console, clock=clock) as live:
+        clock.t += 3_600
+        live.update(p)
+    assert isinstance(console.file, io.StringIO)
+    text = console.file.getvalue()
+    assert (
+        "ok 123456 failed 1234 pending 97710 | in flight 512/512 | 34.6 ep/s 274.3k tok/s" in text
+    )
+    assert "failed by kind: timeout 1000, connection 234" in text
+    lines = [x for x in text.splitlines() if x.startswith(("ok ", "failed by"))]
+    assert lines and all(len(x) <= 80 for x in lines)
