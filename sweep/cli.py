@@ -27,6 +27,7 @@ def _parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help, description=help)
         if config:
             sp.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. sweep=smoke seed=1")
+            sp.add_argument("--cfg", choices=("job",), help="print the resolved config and stop")
         return sp
 
     launch = cmd("launch", "run a sweep (skips committed episodes; re-run to resume)")
@@ -137,6 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "results_dir", None) is not None:
             require_results_dir(args.results_dir)  # one message for every such command
         fn = {"plan": "plan_cmd"}.get(args.command, args.command)
+        fn = "config" if getattr(args, "cfg", None) == "job" else fn  # Hydra's --cfg job
         return int(getattr(commands, fn)(args) or 0)
     except UserError as e:
         if os.environ.get("ORGSWEEP_FULL_ERROR") == "1":

@@ -83,3 +83,13 @@ def test_cli_prints_no_traceback_and_exits_2(capsys: pytest.CaptureFixture[str])
         "  - seed='abc': expected a whole number\n"
         "  - agent.temperature='hot': expected a number\n"
     )
+
+
+def test_config_prints_the_resolved_config(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "sweep.limit=3", "seed=7"]) == 0
+    out = capsys.readouterr().out
+    assert "  limit: 3\n" in out and "\nseed: 7\n" in out
+    assert main(["launch", "--cfg", "job", "seed=8"]) == 0  # as Hydra apps do; nothing runs
+    assert "\nseed: 8\n" in capsys.readouterr().out
+    assert main(["config", "seed=abc"]) == 2  # printed, then every problem
+    assert "seed='abc': expected a whole number" in capsys.readouterr().err
