@@ -87,7 +87,9 @@ def launch(args: argparse.Namespace, overrides: list[str] | None = None) -> int:
     if owner := check_owner(store, typed.name, full.ids, args.on_config_change):
         con.print(f"[yellow]warning:[/] {owner}")
     committed = store.committed()
-    _check_manifest(store, p, cfg, committed, args.on_config_change, con)
+    # With a stored plan, check_owner has ruled: stale episodes left are known, so only warn.
+    mode = args.on_config_change if store.read_plan() is None else "warn"
+    _check_manifest(store, p, cfg, committed, mode, con)
     work = [
         (s, committed[s.episode_id].attempt + 1 if s.episode_id in committed else 1)
         for s in p.specs

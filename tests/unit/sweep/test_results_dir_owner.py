@@ -58,3 +58,14 @@ def test_a_path_that_is_no_results_dir_is_one_message(
         f"orgsweep: error: {missing} is not an orgsweep results directory (it does not exist); "
         "give the results_dir of a launch, e.g. results/smoke\n"
     )
+
+
+def test_stale_episodes_accepted_once_do_not_block_the_next_launch(tmp_path: Path) -> None:
+    from sweep.config import build, compose
+    from sweep.plan import plan
+
+    typed, _ = build(compose([f"results_dir={tmp_path}"]))
+    store = _stored(tmp_path, "smoke", plan(typed).ids)  # the full plan, as launch stores it
+    store.write_rows({"runs": [{"episode_id": "old", "attempt": 1, "step": 0, "status": "ok"}]})
+    argv = ["launch", f"results_dir={tmp_path}", "sweep.limit=0", "--no-progress"]  # no Ray
+    assert main(argv) == 0  # same sweep and plan: the stale episode only warns
