@@ -65,6 +65,8 @@ def test_progress_in_a_log_file_and_status_running_then_stopped(
         live = float(_lines(log)[-1].group(3))
         assert s["state"] == "running"
         assert s["pid"] == proc.pid
+        with capsys.disabled():  # the figure, for BENCHMARKS-style reporting with -s
+            print(f"status {s['episodes_per_s']:.3f} ep/s, live display {live:.3f} ep/s")
         assert abs(s["episodes_per_s"] - live) <= 0.2 * live, (s, live)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # a killed launch: no chance to say goodbye
@@ -93,7 +95,8 @@ def test_unreachable_server_fails_fast_or_shows_failures_by_kind(
     err = capsys.readouterr().err
     assert err.startswith(f"orgsweep: error: preflight: cannot reach {url}/models (")
     assert not ResultStore(res).exists()  # stopped before anything was written or dispatched
-    print(f"preflight refused in {time.monotonic() - t0:.1f} s")
+    with capsys.disabled():
+        print(f"preflight refused in {time.monotonic() - t0:.1f} s")
 
     quick = ["backend.max_retries=0", "cluster.max_attempts=1", "cluster.num_cpus=2"]
     assert main([*args, *quick, "--no-preflight"]) == EXIT_FAILED_EPISODES
