@@ -34,6 +34,9 @@ def sim_notice(results: Results | str, df: pl.DataFrame) -> str | None:
 def query(results: Results | str, sql: str) -> pl.DataFrame:
     res = load(results) if isinstance(results, str) else results
     tables = res.tables()
+    if isinstance(results, str):  # failed episodes, hidden from `runs` (README "Failures")
+        failed = load(results, include_failed=True).runs
+        tables["failed"] = failed.filter(pl.col("status") == "failed")
     ctx = pl.SQLContext(frames=tables, eager=False)
     try:
         out = ctx.execute(sql)

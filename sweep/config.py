@@ -20,6 +20,13 @@ from agents.judge import JudgeSpec, spec_issues
 from agents.prompts import PROMPT_VERSION, PROMPT_VERSIONS
 from agents.protocols import PROTOCOLS, make_params
 from agents.tasks import LEVELS
+from sweep.config_check import (
+    check_scalars,
+    dataclass_problems,
+    rejected_override,
+    unknown_key,
+    unknown_override,
+)
 from sweep.errors import ConfigError, UserError
 from sweep.self_judging import family_warnings
 from sweep.spec import SHOCK_KINDS, ShockSpec
@@ -97,16 +104,31 @@ def compose(overrides: Sequence[str] = ()) -> DictConfig:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
-            cfg = hydra_compose(config_name="config", overrides=list(overrides))
-        OmegaConf.resolve(cfg)
-        return cfg
-    except (HydraException, OmegaConfBaseException) as e:
-        raise UserError(one_line(str(e))) from None
-    finally:
+    rejected: list[str] = []  # keys the config lacks: reported with every other problem
+    overrides = list(overrides)
+    while True:
         GlobalHydra.instance().clear()
+        try:
+            with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
+                cfg = hydra_compose(config_name="config", overrides=overrides)
+            OmegaConf.resolve(cfg)
+            break
+        except (HydraException, OmegaConfBaseException) as e:
+            if (hit := rejected_override(one_line(str(e)), overrides)) is None:
+                raise UserError(one_line(str(e))) from None
+            rejected.append(hit[0])
+            overrides = hit[1]
+        finally:
+            GlobalHydra.instance().clear()
+    if rejected:
+        raw = OmegaConf.to_container(cfg, resolve=True)
+        problems = [unknown_override(k, raw) for k in rejected]  # type: ignore[arg-type]
+        try:
+            build(cfg)
+        except ConfigError as e:
+            problems += e.problems
+        raise ConfigError(problems)
+    return cfg
 
 
 def one_line(message: str) -> str:
@@ -156,6 +178,7 @@ def build(cfg: DictConfig) -> tuple[SweepConfig, list[str]]:
     raw: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     problems: list[str] = []
     warnings: list[str] = []
+    check_scalars(raw, problems)
     models = {
         n: m
         for n, d in (raw.get("models") or {}).items()
@@ -206,8 +229,6 @@ def build(cfg: DictConfig) -> tuple[SweepConfig, list[str]]:
             "(p1 extends results made with the first layout)"
         )
     limit = sweep.get("limit")
-    if limit is not None and (not isinstance(limit, int) or limit < 0):
-        problems.append(f"sweep.limit={limit!r} must be a whole number >= 0 or null")
     tasks = build_source(raw.get("tasks") or {}, blocks, problems)
     if problems:
         raise ConfigError(problems)
@@ -256,10 +277,9 @@ def _judged(b: Block, models: Mapping[str, ModelSpec]) -> list[tuple[str, ModelS
 def _cluster(d: Mapping[str, Any], problems: list[str]) -> ClusterConfig:
     known = {f.name for f in fields(ClusterConfig)}
     extra = sorted(set(d) - known)
-    if extra:
-        problems.append(
-            f"cluster: unknown key(s) {', '.join(extra)}; valid: {', '.join(sorted(known))}"
-        )
+    problems += [unknown_key(f"cluster.{k}", known) for k in extra]
+    if (bad := dataclass_problems("cluster", d, ClusterConfig)) or extra:
+        problems += bad
         return ClusterConfig()
     c = ClusterConfig(**d)
     if c.max_attempts < 1:

@@ -83,6 +83,7 @@ class RunCounts:
     started: float = field(default_factory=time.monotonic)
     in_flight: int = 0  # episodes running now
     slots: int = 0  # runners x episodes per runner of the current phase
+    failed_kinds: Counter[str] = field(default_factory=Counter)  # error kind -> failed episodes
 
 
 def start_ray(cluster: ClusterConfig) -> bool:
@@ -338,3 +339,4 @@ class _Phase:
             return
         self.writer.add({"runs": failed_rows(spec, attempt, out.kind, out.error).runs})
         prog.failed += 1
+        prog.failed_kinds[out.kind] += 1

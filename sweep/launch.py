@@ -70,12 +70,15 @@ def launch(
     progress: Callable[[RunCounts], None] | None = None,
     say: Callable[[str], None] = lambda line: None,
     wait: bool = False,
+    preflight: bool = True,
 ) -> LaunchResult:
     """Run the sweep that ``overrides`` compose (skipping committed episodes). ``progress``
     gets the executor's counters as episodes finish; ``say`` gets the lines ``orgsweep
     launch`` prints (warnings start with ``warning:``). The results directory's writer lease
     (``sweep.lease``) is held throughout; ``wait``: wait for another writer to finish instead
-    of raising ``LeaseHeld``."""
+    of raising ``LeaseHeld``. ``on_config_change``: what to do when the results directory
+    holds another sweep or plan (``sweep.ownership``). ``preflight``: check the servers list
+    every model before dispatch (``sweep.preflight``)."""
     overrides = list(overrides)
     cfg = compose(overrides)
     typed, warns = build(cfg)
@@ -86,7 +89,17 @@ def launch(
     store = ResultStore(typed.results_dir)
     with writer_lease(store, "launch", wait=wait, on_wait=say):
         return _launch_holding_lease(
-            store, cfg, typed, p, overrides, warns, retry_failed, on_config_change, progress, say
+            store,
+            cfg,
+            typed,
+            p,
+            overrides,
+            warns,
+            retry_failed,
+            on_config_change,
+            progress,
+            say,
+            preflight,
         )
 
 
@@ -101,10 +114,17 @@ def _launch_holding_lease(
     on_config_change: OnConfigChange,
     progress: Callable[[RunCounts], None] | None,
     say: Callable[[str], None],
+    preflight: bool,
 ) -> LaunchResult:
     from sweep.execute import RunCounts, execute
+    from sweep.heartbeat import beating
+    from sweep.ownership import check_owner
+    from sweep.preflight import preflight as check_servers
     from sweep.results.store import BufferedWriter
 
+    full = p if typed.limit is None else plan(dataclasses.replace(typed, limit=None))
+    if owner := check_owner(store, typed.name, full.ids, on_config_change):
+        say(f"warning: {owner}")
     committed = store.committed()
     if damaged := sum(c.status == "damaged" for c in committed.values()):
         say(
@@ -113,17 +133,20 @@ def _launch_holding_lease(
         )
     resolved = OmegaConf.to_container(cfg, resolve=True)
     stored = read_manifest(store, required=False)
+    # With a stored plan, check_owner has ruled: stale episodes left are known, so only warn.
+    mode: OnConfigChange = on_config_change if store.read_plan() is None else "warn"
     check_config_change(
         store.uri,
         stored,
         committed,
         p.ids,
         resolved,
-        on_config_change,
+        mode,
         lambda m: say(f"warning: {m}"),
     )
     work = pending(p.specs, committed, retry_failed=retry_failed)
-    full = p if typed.limit is None else plan(dataclasses.replace(typed, limit=None))
+    if work and preflight:
+        check_servers([s for s, _ in work], typed.backend.name, dict(typed.backend.options))
     store.write_plan(full.ids)
     store.write_text(MANIFEST, manifest_text(cfg, typed, p, overrides))
     say(
@@ -139,7 +162,8 @@ def _launch_holding_lease(
     on_progress = progress or (lambda _: None)
     on_progress(RunCounts(total=len(work)))
     writer = BufferedWriter(store, typed.cluster.flush_rows, typed.cluster.flush_seconds)
-    prog = execute(work, writer, typed.backend, typed.cluster, on_progress)
+    with beating(store, len(work), writer, on_progress) as beat_and_report:
+        prog = execute(work, writer, typed.backend, typed.cluster, beat_and_report)
     return dataclasses.replace(result, ok=prog.done, failed=prog.failed, retried=prog.retried)
 
 

@@ -3,6 +3,8 @@
 Each block is a grid (models x protocols x N x roles x levels x shocks x seeds x tasks). Tasks are
 generated per (block, level) from the sweep seed, so every cell of a block sees the same tasks
 (paired comparisons across protocols and models), and different blocks see different tasks.
+``sweep.limit=K`` keeps a stratified pilot: every block in turn, its extremes of N first, models
+and protocols varying fastest (the rule is in ``sweep.pilot``); a full plan is unaffected.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from agents.protocols import PROTOCOLS, make_params
 from agents.tasks import Task
 from sweep import task_source
 from sweep.config import Block, SweepConfig
+from sweep.pilot import pilot
 from sweep.spec import EpisodeSpec
 
 
@@ -39,8 +42,8 @@ class Plan:
 
 
 def _cells(block: Block) -> Iterator[tuple[Any, ...]]:
-    """The block's grid, models and protocols varying fastest, so that the first K episodes
-    (``sweep.limit=K``, a pilot) already span every model and protocol."""
+    """The block's grid, models and protocols varying fastest, so that the first episodes of a
+    block already span every model and protocol (``sweep.pilot`` draws pilots in this order)."""
     for seed, t, level, n, roles, shock, proto, model in itertools.product(
         block.seeds,
         range(block.tasks_per_cell),
@@ -98,7 +101,7 @@ def plan(cfg: SweepConfig) -> Plan:
             specs.append(spec)
             by_block[block.name] += 1
     if cfg.limit is not None:
-        specs = specs[: cfg.limit]
+        specs = pilot(specs, cfg.limit)  # a stratified pilot: the rule is in sweep.pilot
         by_block = Counter(s.block for s in specs)
     return Plan(tuple(specs), dict(by_block), dict(skipped), dups)
 
@@ -113,7 +116,8 @@ def plan_summary(p: Plan) -> dict[str, Any]:
     """Counts for ``orgsweep plan``: per block, model, protocol and N, plus expected calls."""
 
     def count(key: str) -> dict[str, int]:
-        return dict(sorted(Counter(str(getattr(s, key)) for s in p.specs).items()))
+        # Sorted by value, so N sorts as numbers (4, 8, 16, ...), not as text.
+        return {str(k): v for k, v in sorted(Counter(getattr(s, key) for s in p.specs).items())}
 
     return {
         "total_runs": sum(s.steps for s in p.specs),

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from sweep.failures import failure_kinds, failure_lines
+from sweep.heartbeat import live_line, live_state
 from sweep.plan import plan
 from sweep.results.store import ResultStore
 from sweep.stored import stored_config
 
 
-def status(results_dir: str, con: Console) -> None:
+def status(results_dir: str, con: Console) -> dict[str, Any]:
+    """Print the status of ``results_dir``; the same as data (``status --json``)."""
     stored = stored_config(results_dir)
     store = ResultStore(results_dir)
     # The stored plan is what analysis reads: after a pilot (sweep.limit) it is the whole plan.
@@ -26,7 +30,7 @@ def status(results_dir: str, con: Console) -> None:
     rows: Counter[tuple[str, str, str]] = Counter()
     for s in specs:
         c = committed.get(s.episode_id)
-        state = "pending" if c is None else c.status
+        state = "pending" if c is None or c.status == "damaged" else c.status  # re-run next
         rows[(s.block, s.protocol, state)] += 1
     t = Table(title=f"{stored.manifest.get('sweep', '?')} in {results_dir}")
     for col in ("block", "protocol", "planned", "ok", "failed", "pending"):
@@ -44,34 +48,16 @@ def status(results_dir: str, con: Console) -> None:
         f"planned {len(planned)}: ok {n_ok}, failed {n_failed}, "
         f"pending {pending}; stale (not in plan) {stale}"
     )
-    rate = _recent_rate(store)
-    if rate is not None:
-        eps, tps = rate
-        eta = f", ETA {pending / eps / 60:.1f} min" if pending and eps > 0 else ""
-        con.print(f"last {WINDOW_S // 60} min: {eps:.2f} episodes/s, {tps:,.0f} tokens/s{eta}")
-
-
-WINDOW_S = 600
-
-
-def _recent_rate(store: ResultStore) -> tuple[float, float] | None:
-    """Episodes and agent tokens per second over the last commits (None when idle)."""
-    import polars as pl
-
-    t = store.read_table(
-        "runs", ["episode_id", "step", "finished_at", "prompt_tokens", "completion_tokens"]
-    )
-    if t.num_rows == 0:
-        return None
-    df = pl.from_arrow(t)
-    assert isinstance(df, pl.DataFrame)
-    end = df["finished_at"].max()
-    recent = df.filter(pl.col("finished_at") >= pl.lit(end) - pl.duration(seconds=WINDOW_S))
-    span = (recent["finished_at"].max() - recent["finished_at"].min()).total_seconds()  # type: ignore[operator,union-attr]
-    if span <= 0:
-        return None
-    episodes = recent["episode_id"].n_unique()
-    tokens = int(
-        (recent["prompt_tokens"].fill_null(0) + recent["completion_tokens"].fill_null(0)).sum()
-    )
-    return episodes / span, tokens / span
+    live = live_state(store, pending)
+    con.print(live_line(live, results_dir), markup=False, highlight=False)
+    kinds = failure_kinds(results_dir, planned)
+    for line in failure_lines(kinds, results_dir, con.width):
+        con.print(line, markup=False, highlight=False)
+    return {
+        "sweep": stored.manifest.get("sweep"),
+        "results_dir": results_dir,
+        "planned": len(planned),
+        **{"ok": n_ok, "failed": n_failed, "pending": pending, "stale": stale},
+        "failures": {k.kind: {"count": k.count, "example": k.example_error} for k in kinds},
+        **live,
+    }

@@ -30,6 +30,9 @@ class BackendEntry:
     # prepare_runners(specs, options, runners, recount) -> RunnerSetup (agents.backends.setup).
     engine_slots: str | None = None
     prepare_runners: str | None = None
+    # The launch checks before dispatch that its endpoints list every model (sweep.preflight);
+    # a backend that serves its own models checks that itself.
+    preflight: bool = False
 
     @property
     def engine(self) -> str:
@@ -47,6 +50,7 @@ _ENTRIES: Mapping[str, BackendEntry] = MappingProxyType(
             "openai",
             engine_slots="engine_slots",
             prepare_runners="prepare_runners",
+            preflight=True,
         ),
         "vllm": BackendEntry(
             "agents.backends.vllm",

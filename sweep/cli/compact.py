@@ -14,6 +14,11 @@ def run(args: argparse.Namespace) -> int:
     store = ResultStore(args.results_dir)
     read_manifest(store)  # refuses a directory that is not orgsweep's
     with writer_lease(store, "compact", wait=args.wait, on_wait=print):
+        if args.drop_stale:
+            from sweep.stale import drop_stale
+
+            for d in drop_stale(store):
+                print(f"{d.table}: dropped {d.rows_dropped} stale rows")
         done = compact(store)
     for c in done:
         extra = f"; removed {c.leftovers} leftover .tmp file(s)" if c.leftovers else ""

@@ -22,7 +22,7 @@ def run(args: argparse.Namespace, overrides: list[str] | None = None) -> int:
     def progress(p: Any) -> None:
         nonlocal live
         if live is None:
-            live = LiveProgress(p.total, con, enabled=not args.no_progress).__enter__()
+            live = LiveProgress(p.total, con, not args.no_progress, args.progress_every).__enter__()
         live.update(p)
 
     try:
@@ -33,6 +33,7 @@ def run(args: argparse.Namespace, overrides: list[str] | None = None) -> int:
             progress=progress,
             say=lambda line: say(con, line),
             wait=args.wait,
+            preflight=not args.no_preflight,
         )
     finally:
         if live is not None:
@@ -41,7 +42,9 @@ def run(args: argparse.Namespace, overrides: list[str] | None = None) -> int:
         con.print(f"ran {r.ok} ok, {r.failed} failed ({r.retried} retries)")
     results = load(r.config.results_dir, plan_only=False)  # filtered to this plan just below
     _print_summary(results, set(r.planned_ids), r.config, con)
-    return 0
+    from sweep.failures import report_failures
+
+    return report_failures(r.config.results_dir, list(r.planned_ids), con)
 
 
 def resume(args: argparse.Namespace) -> int:
@@ -54,25 +57,19 @@ def resume(args: argparse.Namespace) -> int:
 def _print_summary(results: Any, ids: set[str], typed: Any, con: Any) -> None:
     import polars as pl
 
+    from analysis.summary import LEGEND
     from analysis.summary import cell_means as table
+    from sweep.columns import frame_table
 
     runs = results.runs.filter(pl.col("episode_id").is_in(list(ids)))
-    df = table(runs)
+    # Two decimals for scores, one for counts: the table fits 80 columns.
+    df = table(runs).with_columns(
+        pl.col("Q", "M", "part").round(2), pl.col("roles", "depth", "calls").round(1)
+    )
     if df.is_empty():
         con.print("No committed ok runs yet.")
         return
-    con.print(f"[bold]{typed.name}: mean per model and protocol[/]")
-    with pl.Config(
-        tbl_formatting="ASCII_MARKDOWN",
-        tbl_hide_dataframe_shape=True,
-        tbl_hide_column_data_types=True,
-        float_precision=3,
-        tbl_rows=200,
-        tbl_cols=20,
-        tbl_width_chars=200,
-    ):
-        print(df)
-    from analysis.summary import LEGEND
+    con.print(frame_table(df, f"{typed.name}: mean per model and protocol"))
 
     con.print(LEGEND, style="dim", markup=False)
     from agents.backends import backend_entry

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "resume": ("sweep.cli.launch", "resume"),
     "plan": ("sweep.cli.plan", "run"),
     "validate": ("sweep.cli.validate", "run"),
+    "config": ("sweep.cli.config", "run"),
     "status": ("sweep.cli.status", "run"),
     "compact": ("sweep.cli.compact", "run"),
     "query": ("sweep.cli.query", "run"),
@@ -50,17 +51,19 @@ def _parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help, description=help)
         if config:
             sp.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. sweep=smoke seed=1")
+            sp.add_argument("--cfg", choices=("job",), help="print the resolved config and stop")
         return sp
 
     launch = cmd("launch", "run a sweep (skips committed episodes; re-run to resume)")
     launch.add_argument("--retry-failed", action="store_true", help="re-run failed episodes too")
-    launch.add_argument("--no-progress", action="store_true", help="no live progress display")
+    launch.add_argument("--no-progress", action="store_true", help="no progress display or lines")
     launch.add_argument("--wait", action="store_true", help=WAIT_HELP)
+    _launch_options(launch)
     launch.add_argument(
         "--on-config-change",
         choices=("warn", "refuse"),
-        default="warn",
-        help="when committed results are not in this plan (a result-affecting change)",
+        default="refuse",
+        help="when the results directory holds another sweep or plan (default: refuse)",
     )
     resume = cmd("resume", "resume the sweep stored in RESULTS_DIR with its stored config", False)
     resume.add_argument("results_dir")
@@ -69,16 +72,31 @@ def _parser() -> argparse.ArgumentParser:
     resume.add_argument("--no-progress", action="store_true")
     resume.add_argument("--wait", action="store_true", help=WAIT_HELP)
     resume.add_argument("--on-config-change", choices=("warn", "refuse"), default="refuse")
+    _launch_options(resume)
     plan = cmd("plan", "count the planned episodes, calls and tokens of a sweep")
     plan.add_argument("--json", action="store_true", help="machine-readable summary")
     plan.add_argument("--pilot", help="results dir of a pilot: its SD of paired differences")
-    plan.add_argument("--pilot", help="results dir of a pilot: its SD of paired differences")
     cmd("validate", "check a config and report every problem at once")
-    status = cmd("status", "done / failed / pending of a results directory", False)
+    cmd("config", "print the resolved config (as Hydra's --cfg job), then check it")
+    status = cmd("status", "running or stopped; done / failed / pending, failures by kind", False)
     status.add_argument("results_dir")
+    status.add_argument("--json", action="store_true", help="machine-readable status")
+    status.add_argument(
+        "--watch",
+        type=float,
+        nargs="?",
+        const=10.0,
+        metavar="SECONDS",
+        help="refresh every SECONDS (default 10) while the launch runs",
+    )
     compact = cmd("compact", "merge each table's part files into one (content unchanged)", False)
     compact.add_argument("results_dir")
     compact.add_argument("--wait", action="store_true", help=WAIT_HELP)
+    compact.add_argument(
+        "--drop-stale",
+        action="store_true",
+        help="first delete rows of episodes not in the sweep's plan (atomically per table)",
+    )
     query = cmd("query", "SQL over the runs, agents, transcripts and scores tables", False)
     query.add_argument("results_dir")
     query.add_argument("sql")
@@ -151,6 +169,21 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _launch_options(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument(
+        "--progress-every",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="when stdout is not a terminal: a progress line every SECONDS (default 30)",
+    )
+    sp.add_argument(
+        "--no-preflight",
+        action="store_true",
+        help="skip checking that the server lists every model (backend=openai)",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
@@ -160,7 +193,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
-        module, fn = COMMANDS[args.command]
+        from sweep.results_dir import require_results_dir
+
+        if getattr(args, "results_dir", None) is not None:
+            require_results_dir(args.results_dir)  # one message for every such command
+        # Hydra's --cfg job on any config-taking command prints the config instead.
+        command = "config" if getattr(args, "cfg", None) == "job" else args.command
+        module, fn = COMMANDS[command]
         return int(getattr(importlib.import_module(module), fn)(args) or 0)
     except UserError as e:
         if os.environ.get("ORGSWEEP_FULL_ERROR") == "1":

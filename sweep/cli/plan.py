@@ -9,6 +9,7 @@ import json
 def run(args: argparse.Namespace) -> int:
     from analysis.power import power_report
     from sweep.cli.output import console, print_warnings
+    from sweep.columns import wrap_counts
     from sweep.config import build, compose
     from sweep.plan import plan, plan_summary
 
@@ -22,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     con = console()
     con.print(f"sweep [bold]{typed.name}[/]: {s['episodes']} episodes, {s['total_runs']} task runs")
     for key in ("by_block", "by_model", "by_protocol", "by_n_agents", "by_level"):
-        con.print(f"  {key[3:]}: " + ", ".join(f"{k} {v}" for k, v in s[key].items()))
+        con.print(wrap_counts(key[3:], s[key], min(con.width, 100)), soft_wrap=True)
     con.print(
         f"  agent calls (upper bound): {s['agent_calls']:,}; judge calls: {s['judge_calls']:,}"
     )

@@ -1,4 +1,4 @@
-"""``orgsweep status``: a thin layer over :func:`sweep.status.status`."""
+"""``orgsweep status``: a thin layer over :func:`sweep.status_watch.status_cmd`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import argparse
 
 def run(args: argparse.Namespace) -> int:
     from sweep.cli.output import console
-    from sweep.status import status
+    from sweep.status_watch import status_cmd
 
-    status(args.results_dir, console())
-    return 0
+    return status_cmd(args.results_dir, console(), watch_s=args.watch, as_json=args.json)

@@ -53,10 +53,10 @@ def test_sweep_against_a_faulty_server(ray_local: None, tmp_path: Path, capsys: 
         )
         actions = srv.stats.actions
     out = capsys.readouterr().out
-    assert rc == 0, out
-    runs = load(res).runs.collect()
+    runs = load(res, include_failed=True).runs.collect()
     ok = runs.filter(pl.col("status") == "ok")
     assert ok.height >= 5, runs.select("status", "error_kind", "error")
+    assert rc == (0 if ok.height == runs.height else 3), out  # 3: failed episodes remain
     for fault in ("429", "500", "503", "stall", "broken", "length"):
         assert actions[fault] >= 1, actions
     assert ok["repair_calls"].sum() > 0

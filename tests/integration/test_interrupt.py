@@ -1,5 +1,5 @@
 """Ctrl-C on a running launch: exit 130, everything committed kept, the rest resumes; and a
-result-affecting config change is refused on request."""
+result-affecting config change is refused unless --on-config-change=warn."""
 
 from __future__ import annotations
 
@@ -50,13 +50,14 @@ def test_ctrl_c_exits_130_and_keeps_commits(tmp_path: Path) -> None:
     assert load(res).runs.collect().height == 96
 
 
-def test_result_affecting_change_is_refused_on_request(ray_local, tmp_path: Path, capsys) -> None:
+def test_result_affecting_change_is_refused_by_default(ray_local, tmp_path: Path, capsys) -> None:
     res = str(tmp_path / "r")
     assert main(["launch", f"results_dir={res}", "sweep.limit=2", "--no-progress"]) == 0
     capsys.readouterr()
     args = ["launch", f"results_dir={res}", "sweep.limit=2", "mission=other", "--no-progress"]
-    assert main([*args, "--on-config-change=refuse"]) == 2
+    assert main(args) == 2  # default: refuse (issue 16: a results dir holds one sweep)
     err = capsys.readouterr().err
-    assert "2 committed episode(s) are not in this plan" in err and "mission" in err
-    assert main(args) == 0  # default: warn and carry on
-    assert "warning:" in capsys.readouterr().out
+    assert "differs from the one stored" in err and "nothing was written" in err
+    assert main([*args, "--on-config-change=warn"]) == 0  # on request: warn and carry on
+    out = " ".join(capsys.readouterr().out.split())  # rich wraps the warnings
+    assert "2 committed episode(s) are not in this plan" in out and "mission" in out

@@ -129,7 +129,8 @@ def test_progress_fits_an_80_column_terminal() -> None:
     from sweep.execute import RunCounts
     from sweep.progress import LiveProgress
 
-    console = Console(file=io.StringIO(), width=80, force_terminal=False)
+    # A terminal (the rich display; off a terminal it prints plain lines, sweep.progress).
+    console = Console(file=io.StringIO(), width=80, force_terminal=True, color_system=None)
     with LiveProgress(48, console) as live:
         live.update(RunCounts(total=48, done=40, failed=1, in_flight=7, slots=32, tokens=9000))
     lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]

@@ -125,6 +125,6 @@ def test_score_sets_are_versioned_and_named(
                        "default, closed-judge, glm5-r1"):  # fmt: skip
         load(sweep_dir, score_set="nope")
     rc, out = _rescore(capsys, str(Path(sweep_dir).parent / "missing"), "judge.model=glm5")
-    assert rc == 2 and "has no sweep.yaml: not an orgsweep results directory" in out
+    assert rc == 2 and "missing is not an orgsweep results directory (it does not exist)" in out
     # Parquet parts are plain files any reader opens.
     assert sum(pq.read_table(p).num_rows for p in store.parts("scores")) == 16

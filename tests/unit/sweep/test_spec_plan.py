@@ -69,10 +69,11 @@ def test_runtime_knobs_do_not_change_ids() -> None:
     assert a == b
 
 
-def test_limit_takes_the_first_k(smoke) -> None:
-    full = plan(smoke).ids
-    limited = plan(build(compose(["sweep.limit=5"]))[0]).ids
-    assert limited == full[:5]
+def test_limit_draws_a_pilot_across_n(smoke) -> None:
+    full = plan(smoke).specs
+    limited = plan(build(compose(["sweep.limit=5"]))[0]).specs
+    assert len(limited) == 5 and set(limited) <= set(full)  # sweep.pilot has the rule
+    assert {s.n_agents for s in limited} == {4, 8}  # both ends of N, not the first 5 cells
 
 
 def test_cells_of_a_block_share_tasks(smoke) -> None:
