@@ -128,6 +128,14 @@ def _metadata(fmt: str) -> dict[str, Any]:
     return {"Date": None} if fmt == "svg" else {}
 
 
+def _fixed(table: pl.DataFrame, factor: str) -> tuple[str, ...]:
+    """The columns a table holds fixed while it compares ``factor`` (its strata: block,
+    backend and the other design factors), one panel per combination."""
+    from analysis.tables.paper import STRATA
+
+    return tuple(k for k in STRATA[factor] if k in table.columns)
+
+
 def _panels(df: pl.DataFrame, keys: Sequence[str]) -> list[tuple[str, pl.DataFrame]]:
     """Up to ``MAX_PANELS`` groups of ``keys`` (most rows first), labelled by the keys that vary."""
     parts = df.partition_by(list(keys), as_dict=True, maintain_order=True)
@@ -154,7 +162,7 @@ def _err(df: pl.DataFrame, centre: str = "Q") -> list[list[float]] | None:
 def quality_by_protocol(table: pl.DataFrame, *, sim: bool, size: str = "column") -> Any:
     """Fig. 1: mean Q per protocol arm (horizontal bars from 0, 95% CI), one panel per model
     (and block / role mode where they vary); ``table`` is ``protocol_comparison``."""
-    panels = _panels(table, ("block", "model", "roles"))
+    panels = _panels(table, _fixed(table, "arm"))
     title = "Mean quality Q by protocol (95% CI), per model"
     fig, axes = _figure(size, len(panels), sim, title)
     arms = palette.order(table["arm"].unique().to_list())
@@ -184,7 +192,7 @@ def scaling_by_n(table: pl.DataFrame, *, sim: bool, size: str = "column") -> Any
     """Figs. 2 / Table VI: mean Q against N (log2 axis) with 95% CI bands, one line per
     protocol arm, one panel per model (and block / role mode where they vary); the y axis spans
     Q's range [0.25, 1]; ``table`` is ``scaling``."""
-    panels = _panels(table, ("block", "model", "roles"))
+    panels = _panels(table, tuple(k for k in _fixed(table, "n_agents") if k != "arm"))
     title = "Mean quality Q against the number of agents N (95% CI bands), per model"
     fig, axes = _figure(size, len(panels), sim, title)
     arms = palette.order(table["arm"].unique().to_list())
@@ -242,7 +250,7 @@ def _legend(fig: Any, axes: list[Any], labels: list[str], size: str) -> None:
 def quality_and_depth_by_level(table: pl.DataFrame, *, sim: bool, size: str = "column") -> Any:
     """Fig. 3: per block, mean Q per task level (bars from 0, 95% CI) beside the mean
     hierarchy depth per level (bars from 0); ``table`` is ``quality_by_level``."""
-    panels = _panels(table, ("block",))[: MAX_PANELS // 2]
+    panels = _panels(table, _fixed(table, "level"))[: MAX_PANELS // 2]
     title = "Quality Q (95% CI) and hierarchy depth by task level"
     fig, axes = _figure(size, 2 * len(panels), sim, title, cols=2)
     for i, (label, df) in enumerate(panels):

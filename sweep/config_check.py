@@ -34,6 +34,8 @@ SCALARS: dict[str, Scalar] = {
     "mission": Scalar("str"),
     "results_dir": Scalar("path"),
     "store_prompts": Scalar("bool"),
+    "allow_unpinned": Scalar("bool"),
+    "prompt_version": Scalar("str"),
     "agent.temperature": Scalar("float", low=0.0, high=2.0),
     "agent.max_tokens": Scalar("int", low=1),
     "sweep.name": Scalar("path"),

@@ -470,6 +470,7 @@ def shown(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, EpisodeRows, E
     stig = run(spec("stigmergic", 4))
     coord = run(spec("coordinator", 16, store_prompts=False))
     store = ResultStore(root)
+    store.write_text("sweep.yaml", "sweep: show-test\n")  # what makes it a results directory
     for rows in (stig, coord):
         store.write_rows(dataclasses.asdict(rows))
     return root, stig, coord

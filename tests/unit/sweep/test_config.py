@@ -32,7 +32,9 @@ def test_unknown_key_is_one_line() -> None:
     with pytest.raises(UserError) as e:
         compose(["not_a_key=1"])
     assert isinstance(e.value, ConfigError)
-    assert e.value.problems[0].startswith("unknown key 'not_a_key'; valid: agent, backend,")
+    assert e.value.problems[0].startswith(
+        "unknown key 'not_a_key'; valid: agent, allow_unpinned, backend,"
+    )
 
 
 def test_every_problem_reported_at_once() -> None:

@@ -21,9 +21,10 @@ def test_summary_legend_explains_every_column(tmp_path: Path, capsys) -> None:
     buf = io.StringIO()
     typed = SimpleNamespace(name="smoke", backend=SimpleNamespace(name="sim"))
     _print_summary(results, ids, typed, Console(file=buf, width=400))  # type: ignore[arg-type]
-    table = capsys.readouterr().out
-    header = [c.strip() for c in table.splitlines()[0].strip("|").split("|")]
+    out = buf.getvalue()
+    line = next(ln for ln in out.splitlines() if "model" in ln and "calls" in ln)
+    header = [c for c in line.replace("┃", " ").replace("|", " ").split() if c]
     assert header == ["model", "protocol", "runs", "Q", "M", "part", "roles", "depth", "calls"]
-    legend = buf.getvalue()
+    legend = out[out.index(line) :]
     for column in header[2:]:
         assert f"{column} = " in legend, column

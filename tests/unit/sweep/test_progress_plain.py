@@ -7,7 +7,7 @@ from collections import Counter
 
 from rich.console import Console
 
-from sweep.execute import Progress
+from sweep.execute import RunCounts as Progress
 from sweep.progress import LiveProgress, kinds_text, plain_line
 
 

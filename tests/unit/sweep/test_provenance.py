@@ -11,7 +11,8 @@ from sweep.cli import main
 from sweep.config import build, compose
 from sweep.errors import UserError
 from sweep.plan import plan
-from sweep.provenance import check_revisions, part_metadata, provenance
+from sweep.provenance import check_revisions, provenance
+from sweep.results.metadata import part_metadata
 
 
 def test_a_real_backend_refuses_revision_main_naming_the_model_and_the_fix() -> None:

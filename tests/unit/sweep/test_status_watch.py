@@ -35,7 +35,8 @@ def test_watch_refreshes_until_the_launch_finishes(running, monkeypatch) -> None
     assert sw.status_cmd(res, con, watch_s=3.0) == 0
     assert sleeps == [3.0, 3.0]
     text = con.file.getvalue()  # type: ignore[attr-defined]
-    assert text.count("planned 4: ok 0, failed 0, pending 4") == 3
+    # A pilot (sweep.limit=4) is counted against the whole stored sweep (issue 15).
+    assert text.count("planned 48: ok 0, failed 0, pending 48") == 3
     assert text.count("running since ") == 2 and "finished at " in text
 
 
@@ -44,9 +45,9 @@ def test_json_has_counts_and_state(running, capsys: pytest.CaptureFixture[str]) 
     assert sw.status_cmd(res, Console(file=io.StringIO()), as_json=True) == 0
     s = json.loads(capsys.readouterr().out)
     assert (s["planned"], s["ok"], s["pending"], s["state"], s["failures"]) == (
-        4,
+        48,
         0,
-        4,
+        48,
         "running",
         {},
     )

@@ -32,7 +32,9 @@ def test_runs_written_last(tmp_path: Path, monkeypatch) -> None:
     store = ResultStore(str(tmp_path / "r"))
     order: list[str] = []
     real = store.write_part
-    monkeypatch.setattr(store, "write_part", lambda t, rows: order.append(t) or real(t, rows))
+    monkeypatch.setattr(
+        store, "write_part", lambda t, rows, **kw: order.append(t) or real(t, rows, **kw)
+    )
     store.write_rows({"runs": [_run("a")], "agents": [_agent("a")], "transcripts": []})
     assert order[-1] == "runs"
 
