@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     resume.add_argument("--on-config-change", choices=("warn", "refuse"), default="refuse")
     plan = cmd("plan", "count the planned episodes, calls and tokens of a sweep")
     plan.add_argument("--json", action="store_true", help="machine-readable summary")
+    plan.add_argument("--pilot", metavar="RESULTS_DIR", help="calibrate tokens from a pilot's runs")
     cmd("validate", "check a config and report every problem at once")
     status = cmd("status", "done / failed / pending of a results directory", False)
     status.add_argument("results_dir")

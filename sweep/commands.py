@@ -193,10 +193,16 @@ def resume(args: argparse.Namespace) -> int:
 
 
 def plan_cmd(args: argparse.Namespace) -> int:
-    typed, warns, _ = _load(list(args.overrides))
-    s = summary(plan(typed))
+    from sweep.estimate import as_json, lines
+    from sweep.plan_cost import load_for_plan, plan_estimate
+
+    typed, warns, cfg = load_for_plan(list(args.overrides))
+    p = plan(typed)
+    s = summary(p)
+    est = plan_estimate(cfg, typed, p, args.pilot)
     if args.json:
-        print(json.dumps({"sweep": typed.name, **s, "warnings": warns}, indent=2))
+        out = {"sweep": typed.name, **s, "cost": as_json(est), "warnings": warns}
+        print(json.dumps(out, indent=2))
         return 0
     con = _console()
     con.print(f"sweep [bold]{typed.name}[/]: {s['episodes']} episodes, {s['total_runs']} task runs")
@@ -207,6 +213,8 @@ def plan_cmd(args: argparse.Namespace) -> int:
     )
     for reason, n in s["skipped"].items():
         con.print(f"  skipped {n}: {reason}")
+    for line in lines(est):
+        print(line)
     for w in warns:
         con.print(f"[yellow]warning:[/] {w}")
     return 0
