@@ -6,9 +6,9 @@ scheduled one.
 Driven by the real code: the plan (``sweep.plan``), the token estimate over the rendered
 prompts (``sweep.tokens``), the per-replica rates and load times (``sweep.cost``), the
 deployment (``sweep.schedule``: ``scheduled`` or ``all_at_once``) and the executor's dispatch
-order (each model's episodes in plan order, the runners keeping ``sizing.OVERLAP`` x
-``max_num_seqs`` calls in flight per replica). What is simulated is the cluster, in steps of
-``--dt`` seconds:
+order (each model's episodes in ``schedule.longest_first`` order, the runners keeping
+``sizing.OVERLAP`` x ``max_num_seqs`` calls in flight per replica). What is simulated is the
+cluster, in steps of ``--dt`` seconds:
 
 - an engine per replica: a fluid continuous-batching engine that serves its in-flight
   episodes' token work (uncached prefill + decode, in replica-seconds at ``sweep.cost.rates``)
@@ -44,7 +44,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from sweep import cost, sizing, tokens
+from sweep import cost, schedule, sizing, tokens
 from sweep.estimate import CostEstimate, estimate
 from sweep.plan import plan
 from sweep.plan_cost import load_for_plan
@@ -284,7 +284,7 @@ def episode_items(
     rows = {(m.model, m.part): m for m in e.models}
     queues: dict[str, deque[Item]] = {}
     last: dict[int, str] = {}
-    for key, spec in enumerate(specs):
+    for key, spec in enumerate(specs):  # specs in dispatch order
         st = shapes[tokens.shape(spec)]
         width = sizing.width(spec)
         parts = [(n, "agents", t) for n, t in st.agents.items()] + [
@@ -311,7 +311,8 @@ def simulate(reply_scale: float, fail_at: float | None, dt: float, boot_s: float
     t0 = time.perf_counter()
     e = estimate(typed, p, s)
     shapes = tokens.estimate(p.specs, s.reply_scale, s.samples, s.cache_block_tokens)
-    queues, last = episode_items(p.specs, shapes, e, s, typed.models)
+    order = [spec for spec, _ in schedule.longest_first([(x, 1) for x in p.specs])]
+    queues, last = episode_items(order, shapes, e, s, typed.models)
     judge = f"judge:{typed.judge.model.name}"
     out: dict[str, Any] = {"reply_scale": reply_scale, "plan_s": time.perf_counter() - t0}
     for label, sched in (("all_at_once", e.today), ("scheduled", e.scheduled)):

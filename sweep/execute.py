@@ -27,6 +27,7 @@ from agents.backends.base import InfraError, SetupError
 from sweep.config import BackendConfig, ClusterConfig
 from sweep.episode import EpisodeRows, failed_rows, run_episode
 from sweep.errors import UserError
+from sweep.schedule import longest_first
 from sweep.sizing import episodes_per_runner
 from sweep.spec import EpisodeSpec
 from sweep.store import BufferedWriter
@@ -121,6 +122,7 @@ def execute(
     prog = Progress(total=len(work))
     if not work:
         return prog
+    work = longest_first(work)  # long sequential episodes first: phases end without a tail
     started = start_ray(cluster)
     try:
         for phase in phases(work, cluster.max_concurrent_models):

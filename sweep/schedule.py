@@ -16,10 +16,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sweep.errors import UserError
+from sweep.plan import calls_per_episode
+from sweep.sizing import width
+from sweep.spec import EpisodeSpec
 
 NODE_GPUS = 8
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -243,3 +248,16 @@ def required_gpus(jobs: Sequence[Job]) -> dict[str, int]:
     for j in jobs:
         out[j.gpu] = out.get(j.gpu, 0) + j.replicas * j.gpus_per_replica
     return {t: math.ceil(n / NODE_GPUS) * NODE_GPUS for t, n in out.items()}
+
+
+def longest_first(work: Sequence[tuple[EpisodeSpec, T]]) -> list[tuple[EpisodeSpec, T]]:
+    """Dispatch order: episodes with the most call waves (calls / calls at once) first, then the
+    most calls, plan order among equals. A phase then ends on short episodes instead of a tail
+    of long sequential ones holding a node that has nothing else left (bench/cluster_sim.py)."""
+
+    def key(item: tuple[int, tuple[EpisodeSpec, T]]) -> tuple[float, int, int]:
+        i, (spec, _) = item
+        calls = calls_per_episode(spec)
+        return (-calls / max(width(spec), 1), -calls, i)
+
+    return [w for _, w in sorted(enumerate(work), key=key)]
