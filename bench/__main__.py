@@ -11,6 +11,7 @@ BENCHMARKS = {
     "saturation": ("bench.saturation", "2: engine saturation on a simulated engine vs naive"),
     "resume": ("bench.resume", "3: resume planning: plan, committed(), set difference"),
     "query": ("bench.query", "4: orgsweep query / report over a results directory"),
+    "cluster_sim": ("bench.cluster_sim", "5: paper sweep on cluster.yaml GPUs: today vs scheduled"),
 }
 
 

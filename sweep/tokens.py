@@ -152,7 +152,7 @@ def _run(spec: EpisodeSpec, reply_scale: float, block_tokens: int) -> tuple[Shap
         spec.judge.max_deliverable_tokens,
     )
     sim_spec = replace(spec, engine="sim")
-    asyncio.run(run_episode(sim_spec, rec))  # type: ignore[arg-type]
+    asyncio.run(run_episode(sim_spec, rec))
     return ShapeTokens(dict(rec.agents), rec.judge), spec.steps
 
 
@@ -205,8 +205,8 @@ def pilot_shapes(rows: Iterable[Mapping[str, Any]]) -> dict[Shape, dict[str, flo
             {"key": r, "shock": "", "p": 0.0, "c": 0.0, "jp": 0.0, "jc": 0.0, "wall": 0.0, "n": 0},
         )
         e["shock"] = e["shock"] or (r["shock"] or "")
-        for col, k in (("prompt_tokens", "p"), ("completion_tokens", "c")):
-            e[k] += float(r[col] or 0)
+        e["p"] += float(r["prompt_tokens"] or 0)
+        e["c"] += float(r["completion_tokens"] or 0)
         e["jp"] += float(r["judge_prompt_tokens"] or 0)
         e["jc"] += float(r["judge_completion_tokens"] or 0)
         e["wall"] += float(r["wall_s"] or 0)
@@ -215,7 +215,7 @@ def pilot_shapes(rows: Iterable[Mapping[str, Any]]) -> dict[Shape, dict[str, flo
     for e in episodes.values():
         r = e["key"]
         params = canonical_json(json.loads(r["protocol_params"] or "{}"))
-        k: Shape = (
+        shape_key: Shape = (
             r["model"],
             r["protocol"],
             params,
@@ -225,7 +225,7 @@ def pilot_shapes(rows: Iterable[Mapping[str, Any]]) -> dict[Shape, dict[str, flo
             int(r["steps"]),
             e["shock"],
         )
-        out[k].append(e)
+        out[shape_key].append(e)
     return {
         k: {f: sum(e[f] for e in es) / len(es) for f in ("p", "c", "jp", "jc")}
         | {"wall_per_step": sum(e["wall"] / e["n"] for e in es) / len(es), "episodes": len(es)}

@@ -90,3 +90,17 @@ def test_all_at_once_uses_the_catalogue_replicas() -> None:
     assert sum(g.gpus for g in big) == 8
     assert s.makespan_s == pytest.approx(150.0 + 200 * H / 8)
     assert s.billed_gpu_s == pytest.approx(len(s.node_gpus) * 8 * s.makespan_s)
+
+
+def test_longest_first_puts_the_most_call_waves_first() -> None:
+    from sweep.config import build, compose
+    from sweep.plan import calls_per_episode, plan
+    from sweep.sizing import width
+
+    cfg, _ = build(compose(["sweep=smoke"]))
+    work = [(s, 1) for s in plan(cfg).specs]
+    ordered = schedule.longest_first(work)
+    assert sorted(s.episode_id for s, _ in ordered) == sorted(s.episode_id for s, _ in work)
+    waves = [calls_per_episode(s) / width(s) for s, _ in ordered]
+    assert waves == sorted(waves, reverse=True)
+    assert waves[0] > waves[-1]
