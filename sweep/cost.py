@@ -9,9 +9,13 @@ docs/design/cost.md.
 
 from __future__ import annotations
 
+import functools
+import importlib.resources
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
+
+import yaml
 
 from agents.models import ModelSpec
 from sweep.errors import ConfigError
@@ -228,3 +232,24 @@ def self_hosted_work(
         replica_s * model.gpus,
         load_s(model, s),
     )
+
+
+@functools.cache
+def default_settings() -> CostSettings:
+    """The packaged ``conf/cost/default.yaml`` (runners have no composed config at hand)."""
+    text = (importlib.resources.files("conf") / "cost" / "default.yaml").read_text()
+    return settings(yaml.safe_load(text))
+
+
+def attributed_gpu_s(model: ModelSpec, prompt: float, completion: float) -> float | None:
+    """GPU-seconds of ``model``'s replicas that these tokens account for: its saturated
+    replicas' time for them (no prefix-cache hits assumed), times the replica's GPUs. An
+    attribution of busy time, not a measurement; None for hosted models."""
+    if model.hosted:
+        return None
+    s = default_settings()
+    try:
+        gpu = accelerator(model, s)
+    except ConfigError:
+        return None
+    return rates(model, gpu, s).replica_s(prompt, completion) * model.gpus

@@ -105,3 +105,34 @@ def test_settings_report_every_problem_at_once() -> None:
         "unknown key(s) bogus",
     ):
         assert part in text
+
+
+def test_runs_gpu_s_is_the_tokens_share_of_saturated_replicas() -> None:
+    import asyncio
+
+    from agents.backends.sim import SimBackend
+    from sweep.config import build, compose
+    from sweep.episode import run_episode
+    from sweep.plan import plan
+
+    cfg, _ = build(compose(["sweep=smoke", "backend=vllm"]))
+    spec = plan(cfg).specs[0]
+    row = asyncio.run(run_episode(spec, SimBackend())).runs[0]
+    s = cost.default_settings()
+    a, j = spec.model, spec.judge.model
+    expected = (
+        cost.rates(a, cost.accelerator(a, s), s).replica_s(
+            row["prompt_tokens"], row["completion_tokens"]
+        )
+        * a.gpus
+        + cost.rates(j, cost.accelerator(j, s), s).replica_s(
+            row["judge_prompt_tokens"], row["judge_completion_tokens"]
+        )
+        * j.gpus
+    )
+    assert row["gpu_s"] == pytest.approx(expected)
+    assert row["gpu_s"] > 0
+    sim_spec = dataclasses.replace(spec, engine="sim")
+    assert asyncio.run(run_episode(sim_spec, SimBackend())).runs[0]["gpu_s"] is None
+    hosted = dataclasses.replace(a, hosted=True)
+    assert cost.attributed_gpu_s(hosted, 100, 100) is None
