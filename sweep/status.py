@@ -11,6 +11,7 @@ from rich.table import Table
 from sweep.config import build, compose
 from sweep.errors import UserError
 from sweep.plan import plan
+from sweep.spend import line, spent
 from sweep.store import MANIFEST, ResultStore
 
 
@@ -46,6 +47,8 @@ def status(results_dir: str, con: Console) -> None:
         f"planned {len(planned)}: ok {n_ok}, failed {n_failed}, "
         f"pending {pending}; stale (not in plan) {stale}"
     )
+    if (spent_line := line(spent(store))) is not None:
+        con.print(spent_line)
     rate = _recent_rate(store)
     if rate is not None:
         eps, tps = rate

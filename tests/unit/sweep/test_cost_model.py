@@ -136,3 +136,11 @@ def test_runs_gpu_s_is_the_tokens_share_of_saturated_replicas() -> None:
     assert asyncio.run(run_episode(sim_spec, SimBackend())).runs[0]["gpu_s"] is None
     hosted = dataclasses.replace(a, hosted=True)
     assert cost.attributed_gpu_s(hosted, 100, 100) is None
+
+
+def test_spent_sums_the_attributed_gpu_seconds_and_usd() -> None:
+    from sweep.spend import Spent, line
+
+    assert line(Spent(0.0, 0.0, 0, 0)) is None
+    text = line(Spent(1.5, 2.25, 10, 3))
+    assert text is not None and "1.50 GPU-h" in text and "USD 2.25" in text
