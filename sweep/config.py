@@ -71,6 +71,8 @@ class ClusterConfig:
     episodes_per_runner: int | None = None  # in flight per runner; None: sweep.sizing decides
     place_by_model: bool = False  # runners of model M need the custom resource "model:M"
     max_concurrent_models: int | None = None  # run models in phases of at most this many
+    gpus_by_type: Mapping[str, int] | None = None  # GPUs the cluster may have, e.g. {H100: 32}
+    gpus_per_node: int = 8  # GPUs of one node (the unit nodes are started and released in)
     max_attempts: int = 3
     retry_backoff_s: float = 1.0
     flush_rows: int = 5000

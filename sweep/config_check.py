@@ -41,7 +41,7 @@ SCALARS: dict[str, Scalar] = {
     "sweep.name": Scalar("path"),
     "sweep.limit": Scalar("int", optional=True, low=0),
 }
-GROUPS = ("sweep", "backend", "judge", "tasks", "cluster", "models", "protocols", "agent")
+GROUPS = ("sweep", "backend", "judge", "tasks", "cluster", "models", "protocols", "agent", "cost")
 SWEEP_KEYS = ("name", "limit", "blocks")
 
 _EXPECTED = {

@@ -24,6 +24,7 @@ from agents.protocols import get_protocol, make_params
 from agents.protocols.steps import StepOutcome
 from agents.runtime import COORDINATOR, StepRuntime, TurnRecord, Usage, derive_seed
 from agents.tasks import role_catalogue
+from sweep.cost import attributed_gpu_s
 from sweep.results.schema import DELIVERABLE
 from sweep.spec import EpisodeSpec, canonical_json
 
@@ -211,7 +212,7 @@ def _run_row(
         "deliverable_truncated": deliverable.truncated,
         "deliverable_chars": len(deliverable.text),
         "wall_s": wall,
-        "gpu_s": None,
+        "gpu_s": _gpu_s(spec, ptok, ctok, verdict),
         "cost_usd": _cost(spec, ptok, ctok, verdict),
         "status": "ok",
         "error_kind": "",
@@ -219,6 +220,16 @@ def _run_row(
         "backend": "",
         "finished_at": datetime.now(UTC),
     }
+
+
+def _gpu_s(spec: EpisodeSpec, ptok: int, ctok: int, verdict: Verdict) -> float | None:
+    """Served models' GPU-seconds attributed to this step from its tokens (sweep.cost);
+    None on the sim engine or when a model is hosted."""
+    if spec.engine == "sim":
+        return None
+    agents = attributed_gpu_s(spec.model, ptok, ctok)
+    judge = attributed_gpu_s(spec.judge.model, verdict.prompt_tokens, verdict.completion_tokens)
+    return None if agents is None or judge is None else agents + judge
 
 
 def _cost(spec: EpisodeSpec, ptok: int, ctok: int, verdict: Verdict) -> float | None:

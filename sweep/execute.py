@@ -30,6 +30,7 @@ from sweep.episode import EpisodeRows, failed_rows, run_episode
 from sweep.errors import UserError
 from sweep.results.store import BufferedWriter
 from sweep.retry import retry_delay
+from sweep.schedule import longest_first
 from sweep.signals import handle_sigterm
 from sweep.sizing import episodes_per_runner
 from sweep.spec import EpisodeSpec
@@ -128,6 +129,7 @@ def execute(
     prog = RunCounts(total=len(work))
     if not work:
         return prog
+    work = longest_first(work)  # long sequential episodes first: phases end without a tail
     started = start_ray(cluster)
     try:
         for phase in phases(work, cluster.max_concurrent_models):

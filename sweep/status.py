@@ -12,6 +12,8 @@ from sweep.failures import failure_kinds, failure_lines
 from sweep.heartbeat import live_line, live_state
 from sweep.plan import plan
 from sweep.results.store import ResultStore
+from sweep.spend import line as spent_text
+from sweep.spend import spent
 from sweep.stored import stored_config
 
 
@@ -50,6 +52,8 @@ def status(results_dir: str, con: Console) -> dict[str, Any]:
     )
     live = live_state(store, pending)
     con.print(live_line(live, results_dir), markup=False, highlight=False)
+    if (spent_line := spent_text(spent(store))) is not None:
+        con.print(spent_line)
     kinds = failure_kinds(results_dir, planned)
     for line in failure_lines(kinds, results_dir, con.width):
         con.print(line, markup=False, highlight=False)

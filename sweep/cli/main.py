@@ -75,7 +75,11 @@ def _parser() -> argparse.ArgumentParser:
     _launch_options(resume)
     plan = cmd("plan", "count the planned episodes, calls and tokens of a sweep")
     plan.add_argument("--json", action="store_true", help="machine-readable summary")
-    plan.add_argument("--pilot", help="results dir of a pilot: its SD of paired differences")
+    plan.add_argument(
+        "--pilot",
+        metavar="RESULTS_DIR",
+        help="a pilot's results: calibrates tokens per call and the SD of paired differences",
+    )
     cmd("validate", "check a config and report every problem at once")
     cmd("config", "print the resolved config (as Hydra's --cfg job), then check it")
     status = cmd("status", "running or stopped; done / failed / pending, failures by kind", False)

@@ -10,15 +10,18 @@ def run(args: argparse.Namespace) -> int:
     from analysis.power import power_report
     from sweep.cli.output import console, print_warnings
     from sweep.columns import wrap_counts
-    from sweep.config import build, compose
+    from sweep.estimate import as_json, lines
     from sweep.plan import plan, plan_summary
+    from sweep.plan_cost import load_for_plan, plan_estimate
 
-    cfg = compose(list(args.overrides))
-    typed, warns = build(cfg)
-    s = plan_summary(plan(typed))
-    power = power_report(typed, cfg, getattr(args, "pilot", None))
+    typed, warns, cfg = load_for_plan(list(args.overrides))
+    p = plan(typed)
+    s = plan_summary(p)
+    power = power_report(typed, cfg, args.pilot)
+    est = plan_estimate(cfg, typed, p, args.pilot)
     if args.json:
-        print(json.dumps({"sweep": typed.name, **s, "power": power, "warnings": warns}, indent=2))
+        out = {"sweep": typed.name, **s, "cost": as_json(est), "power": power, "warnings": warns}
+        print(json.dumps(out, indent=2))
         return 0
     con = console()
     con.print(f"sweep [bold]{typed.name}[/]: {s['episodes']} episodes, {s['total_runs']} task runs")
@@ -29,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
     )
     for reason, n in s["skipped"].items():
         con.print(f"  skipped {n}: {reason}")
+    for line in lines(est):
+        print(line)
     for line in power["lines"]:
         con.print(f"  {line}")
     print_warnings(con, warns)

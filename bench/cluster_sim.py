@@ -1,0 +1,398 @@
+"""Benchmark 5: the paper sweep on cluster.yaml's GPU nodes, simulated, today's deployment vs the
+scheduled one.
+
+``python -m bench cluster_sim [--reply-scale 4] [--fail-at 0.4] [--json]``
+
+Driven by the real code: the plan (``sweep.plan``), the token estimate over the rendered
+prompts (``sweep.tokens``), the per-replica rates and load times (``sweep.cost``), the
+deployment (``sweep.schedule``: ``scheduled`` or ``all_at_once``) and the executor's dispatch
+order (each model's episodes in ``schedule.longest_first`` order, the runners keeping
+``sizing.OVERLAP`` x ``max_num_seqs`` calls in flight per replica). What is simulated is the
+cluster, in steps of ``--dt`` seconds:
+
+- an engine per replica: a fluid continuous-batching engine that serves its in-flight
+  episodes' token work (uncached prefill + decode, in replica-seconds at ``sweep.cost.rates``)
+  processor-sharing, at full speed from ``max_num_seqs`` calls in flight and slower below
+  (``batch_speed``; an episode's width: its agents calling at once). It is not the step-level
+  engine of ``bench/sim_engine.py``, and not the prefix-cache engine of the prompt-layout issue
+  (absent from this branch): the cache's effect enters through the estimate's cached share;
+- nodes follow the schedule: load a model (its load time), serve it, and move on when its queue
+  is empty or its planned segment ends and another segment follows; a node with no segment
+  left helps a model of its GPU type that still has work (one more load), else it is released;
+  all-at-once nodes hold every model to the end, as the executor does today;
+- the judge: deferred, its replicas take committed episodes' judging (and wait when none is
+  ready); inline (today), judged after each episode's agents on the judge's own replicas;
+- a node lost mid-sweep (``--fail-at``, a share of the planned makespan): its in-flight
+  episodes start over elsewhere, and a replacement node (billed from the loss, ``--boot-s`` to
+  come up) takes over its remaining segments.
+
+Reported: makespan, billed GPU-hours (node up time x GPUs), busy GPU-hours (replica work x GPUs)
+and their share, for both deployments, with and without the node loss, beside the planner's
+figures. Episodes with a swapped-in model (swap_model shock) run their swapped agents' calls on
+that model's replicas as a job of their own, as the planner counts them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from sweep import cost, schedule, sizing, tokens
+from sweep.estimate import CostEstimate, estimate
+from sweep.plan import plan
+from sweep.plan_cost import load_for_plan
+from sweep.schedule import Schedule, Segment
+from sweep.spec import EpisodeSpec
+
+OVERRIDES = ["sweep=paper", "backend=vllm", "cluster=ray"]
+
+
+@dataclass
+class Item:
+    """One unit of a model's work: an episode's calls to that model."""
+
+    key: int
+    work: float  # replica-seconds
+    width: int  # calls in flight at once
+    done: float = 0.0
+
+
+GROWTH = 3.0  # decode step at full batch = (1 + GROWTH) x the step at batch 1
+
+
+def batch_speed(calls: int, seqs: int) -> float:
+    """Share of a saturated replica's throughput with ``calls`` in flight: b / step(b) over
+    C / step(C), step(b) = step(1) x (1 + GROWTH x b / C) as in bench/sim_engine.py. GROWTH = 3
+    puts a lone sequence at about 1/64 of the throughput of 256, as vLLM's decode on H100 is
+    (about 100 tokens/s alone, 6,000 batched)."""
+    b = min(calls, seqs)
+    return b * (1 + GROWTH) / (seqs + GROWTH * b)
+
+
+@dataclass
+class Replica:
+    model: str
+    node: int
+    gpus: int
+    seqs: int
+    ready_s: float
+    inflight: list[Item] = field(default_factory=list)
+    draining: bool = False
+
+    def admit(self, queue: deque[Item]) -> None:
+        """Take queued items while the runners' window (OVERLAP x max_num_seqs calls) has room."""
+        if self.draining:
+            return
+        cap = sizing.OVERLAP * self.seqs
+        load = sum(i.width for i in self.inflight)
+        while queue and (load + queue[0].width <= cap or not self.inflight):
+            load += queue[0].width
+            self.inflight.append(queue.popleft())
+
+    def step(self, dt: float, queue: deque[Item]) -> tuple[list[Item], float]:
+        """Advance ``dt``, completion by completion, refilling from ``queue`` at once as the
+        runners do: finished items and busy replica-seconds."""
+        out: list[Item] = []
+        left, busy = dt, 0.0
+        self.admit(queue)
+        while left > 1e-9 and self.inflight:
+            width = sum(i.width for i in self.inflight)
+            speed = batch_speed(width, self.seqs)
+            rate = {id(i): speed * i.width / width for i in self.inflight}
+            tau = min(left, *((i.work - i.done) / rate[id(i)] for i in self.inflight))
+            for i in self.inflight:
+                i.done += tau * rate[id(i)]
+            busy += tau * speed
+            left -= tau
+            out += [i for i in self.inflight if i.done >= i.work - 1e-9]
+            self.inflight = [i for i in self.inflight if i.done < i.work - 1e-9]
+            self.admit(queue)
+        return out, busy
+
+
+@dataclass
+class Node:
+    id: int
+    gpu: str
+    gpus: int
+    segments: deque[Segment]
+    up_s: float = 0.0
+    down_s: float | None = None
+    replicas: list[Replica] = field(default_factory=list)
+    active: list[Segment] = field(default_factory=list)  # what it serves now
+    planned_end: float = 0.0
+
+
+class Cluster:
+    """The time-stepped simulation of one deployment (module docstring)."""
+
+    def __init__(self, sched: Schedule, queues: Mapping[str, deque[Item]], ctx: Mapping[str, Any]):
+        self.ctx = ctx
+        self.queues = {m: deque(Item(i.key, i.work, i.width) for i in q) for m, q in queues.items()}
+        self.judge, self.deferred, self.today = (
+            ctx["judge"],
+            ctx["deferred"],
+            sched.kind != "scheduled",
+        )
+        self.pending_judge: deque[Item] = self.queues.pop(self.judge, deque())
+        self.judge_work = {i.key: i for i in self.pending_judge}
+        self.judge_queue: deque[Item] = deque()
+        self.remaining = {m: len(q) for m, q in self.queues.items()}
+        self.remaining[self.judge] = len(self.pending_judge)
+        self.nodes: list[Node] = []
+        by_node: dict[int, list[Segment]] = {}
+        for s in sorted(sched.segments, key=lambda s: s.start_s):
+            by_node.setdefault(s.node, []).append(s)
+        for n, segs in by_node.items():
+            node = Node(n, segs[0].gpu, sched.node_gpus[n], deque(segs), up_s=segs[0].start_s)
+            self.nodes.append(node)
+        self.t, self.busy_gpu_s = 0.0, 0.0
+
+    def run(self, dt: float, fail_at_s: float | None, boot_s: float) -> dict[str, float]:
+        started = {n.id: False for n in self.nodes}
+        while any(self.remaining.values()):
+            if fail_at_s is not None and self.t >= fail_at_s:
+                self._fail(boot_s)
+                fail_at_s = None
+            for node in self.nodes:
+                if node.down_s is None and not started.get(node.id, True) and self.t >= node.up_s:
+                    started[node.id] = True
+                    self._start_next(node)
+                elif node.down_s is None and started.get(node.id, True):
+                    self._advance(node)
+            for node in self.nodes:
+                for r in node.replicas:
+                    if self.t >= r.ready_s:
+                        done, busy = r.step(dt, self._queue(r.model))
+                        self.busy_gpu_s += busy * r.gpus
+                        for item in done:
+                            self._finished(r.model, item)
+            self.t += dt
+            if self.t > 1e7:
+                raise RuntimeError("simulation does not finish: a model has no node to run on")
+        for node in self.nodes:
+            if node.down_s is None:
+                node.down_s = self.t
+        billed = sum((n.down_s - n.up_s) * n.gpus for n in self.nodes if n.down_s is not None)
+        return {
+            "makespan_h": self.t / 3600,
+            "billed_gpu_h": billed / 3600,
+            "busy_gpu_h": self.busy_gpu_s / 3600,
+            "busy_share": self.busy_gpu_s / billed if billed else 0.0,
+            "nodes": len(self.nodes),
+        }
+
+    def _start_next(self, node: Node, delay_s: float = 0.0) -> None:
+        """Load the node's next segment (all of them at once in today's deployment)."""
+        segs = list(node.segments) if self.today else [node.segments[0]]
+        for _ in segs:
+            node.segments.popleft()
+        for seg in segs:
+            self._start(node, seg, delay_s)
+
+    def _start(self, node: Node, seg: Segment, delay_s: float = 0.0) -> None:
+        m = self.ctx["models"][seg.model]
+        ready = self.t + delay_s + seg.load_s
+        node.replicas += [
+            Replica(seg.model, node.id, seg.gpus // seg.replicas, m.max_num_seqs, ready)
+            for _ in range(seg.replicas)
+        ]
+        node.active.append(seg)
+        # A late segment still gets its planned length (its share of the model's work).
+        node.planned_end = self.t + delay_s + (seg.end_s - seg.start_s)
+
+    def _queue(self, model: str) -> deque[Item]:
+        return self.judge_queue if model == self.judge else self.queues[model]
+
+    def _advance(self, node: Node) -> None:
+        """Drain and move on: the model's work is gone, or its planned end came and more follow."""
+        if self.today:
+            return
+        current = {r.model for r in node.replicas}
+        if not current:
+            return
+        model = next(iter(current))
+        no_work = not self._queue(model) and (model != self.judge or not self.pending_judge)
+        planned_over = self.t >= node.planned_end and bool(node.segments)
+        if no_work or planned_over:
+            for r in node.replicas:
+                r.draining = True
+        if all(r.draining and not r.inflight for r in node.replicas):
+            node.replicas, node.active = [], []
+            if node.segments:
+                self._start_next(node)
+            elif (extra := self._help(node)) is not None:
+                self._start(node, extra)
+            else:
+                node.down_s = self.t
+
+    def _help(self, node: Node) -> Segment | None:
+        for model, q in self.queues.items():
+            s = self.ctx["segment_of"].get(model)
+            if q and s is not None and s.gpu == node.gpu:
+                return Segment(
+                    node.id, node.gpu, model, s.replicas, s.gpus, self.t, s.load_s, self.t
+                )
+        js = self.ctx["segment_of"].get(self.judge)
+        if (self.judge_queue or self.pending_judge) and js is not None and js.gpu == node.gpu:
+            return Segment(
+                node.id, node.gpu, self.judge, js.replicas, js.gpus, self.t, js.load_s, self.t
+            )
+        return None
+
+    def _finished(self, model: str, item: Item) -> None:
+        self.remaining[model] -= 1
+        if model != self.judge:
+            j = self.judge_work.get(item.key)
+            if j is not None and self.ctx["last_part"][item.key] == model:
+                self.judge_queue.append(j)
+                self.pending_judge.remove(j)
+
+    def _fail(self, boot_s: float) -> None:
+        """The node serving the most queued work is lost: its in-flight work starts over, and a
+        replacement (billed from now, up after ``boot_s``) reloads what it served and takes its
+        plan."""
+        alive = [n for n in self.nodes if n.down_s is None and n.replicas]
+        target = max(alive, key=lambda n: sum(len(self._queue(r.model)) for r in n.replicas))
+        target.down_s = self.t
+        for r in target.replicas:
+            for i in r.inflight:
+                i.done = 0.0
+                self._queue(r.model).appendleft(i)
+        plan = deque([*target.active, *target.segments])
+        new = Node(1000 + target.id, target.gpu, target.gpus, plan, up_s=self.t)
+        target.replicas, target.active, target.segments = [], [], deque()
+        self.nodes.append(new)
+        self._start_next(new, boot_s)
+
+
+def episode_items(
+    specs: Sequence[EpisodeSpec],
+    shapes: Mapping[tokens.Shape, tokens.ShapeTokens],
+    e: CostEstimate,
+    s: cost.CostSettings,
+    cfg_models: Mapping[str, Any],
+) -> tuple[dict[str, deque[Item]], dict[int, str]]:
+    """Each model's work items in dispatch (plan) order; which model finishes each episode."""
+    rows = {(m.model, m.part): m for m in e.models}
+    queues: dict[str, deque[Item]] = {}
+    last: dict[int, str] = {}
+    for key, spec in enumerate(specs):  # specs in dispatch order
+        st = shapes[tokens.shape(spec)]
+        width = sizing.width(spec)
+        parts = [(n, "agents", t) for n, t in st.agents.items()] + [
+            (spec.judge.model.name, "judge", st.judge)
+        ]
+        last[key] = spec.model.name
+        for name, part, t in parts:
+            row = rows[(name, part)]
+            model = cfg_models[name] if part == "agents" else spec.judge.model
+            r = cost.rates(model, s.gpu(row.gpu), s)
+            work = r.replica_s(t.prompt * (1 - row.cached_share), t.completion)
+            queues.setdefault(name if part == "agents" else f"judge:{name}", deque()).append(
+                Item(key, work, width if part == "agents" else 1)
+            )
+    return queues, last
+
+
+def simulate(reply_scale: float, fail_at: float | None, dt: float, boot_s: float) -> dict[str, Any]:
+    typed, _, cfg = load_for_plan([*OVERRIDES, f"cost.reply_scale={reply_scale}"])
+    raw = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(raw, dict)
+    s = cost.settings(raw["cost"])
+    p = plan(typed)
+    t0 = time.perf_counter()
+    e = estimate(typed, p, s)
+    shapes = tokens.estimate(p.specs, s.reply_scale, s.samples, s.cache_block_tokens)
+    order = [spec for spec, _ in schedule.longest_first([(x, 1) for x in p.specs])]
+    queues, last = episode_items(order, shapes, e, s, typed.models)
+    judge = f"judge:{typed.judge.model.name}"
+    out: dict[str, Any] = {"reply_scale": reply_scale, "plan_s": time.perf_counter() - t0}
+    for label, sched in (("all_at_once", e.today), ("scheduled", e.scheduled)):
+        assert sched is not None
+        segs = tuple(
+            Segment(
+                g.node,
+                g.gpu,
+                judge if g.model == typed.judge.model.name else g.model,
+                g.replicas,
+                g.gpus,
+                g.start_s,
+                g.load_s,
+                g.end_s,
+            )
+            for g in sched.segments
+        )
+        sched = Schedule(
+            sched.kind, segs, sched.node_gpus, sched.work_gpu_s, sched.lower_bound_gpu_s
+        )
+        ctx = {
+            "judge": judge,
+            "deferred": label == "scheduled",
+            "models": {**typed.models, judge: typed.judge.model},
+            "segment_of": {g.model: g for g in segs},
+            "segments": segs,
+            "last_part": last,
+        }
+        planner = {
+            "makespan_h": sched.makespan_s / 3600,
+            "billed_gpu_h": sched.billed_gpu_s / 3600,
+            "busy_gpu_h": sched.work_gpu_s / 3600,
+            "busy_share": sched.busy_share,
+            "lower_bound_gpu_h": sched.lower_bound_gpu_s / 3600,
+        }
+        runs = {"planner": planner}
+        for case, fail in (("sim", None), ("sim_node_lost", fail_at)):
+            t1 = time.perf_counter()
+            fail_s = None if fail is None else fail * sched.makespan_s
+            runs[case] = Cluster(sched, queues, ctx).run(dt, fail_s, boot_s)
+            runs[case]["sim_s"] = time.perf_counter() - t1
+        out[label] = runs
+    return out
+
+
+def table(r: Mapping[str, Any]) -> str:
+    rows = [
+        "| deployment | figures | makespan h | billed GPU-h | busy GPU-h | busy share |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label in ("all_at_once", "scheduled"):
+        for case in ("planner", "sim", "sim_node_lost"):
+            f = r[label][case]
+            rows.append(
+                f"| {label} | {case} | {f['makespan_h']:.2f} | {f['billed_gpu_h']:.1f} | "
+                f"{f['busy_gpu_h']:.1f} | {f['busy_share']:.2f} |"
+            )
+    return "\n".join(rows)
+
+
+def main(argv: Sequence[str]) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m bench cluster_sim", description=__doc__.split("\n")[0]
+    )
+    ap.add_argument(
+        "--reply-scale", type=float, default=1.0, help="cost.reply_scale (4: longer replies)"
+    )
+    ap.add_argument(
+        "--fail-at", type=float, default=0.4, help="node lost at this share of the makespan"
+    )
+    ap.add_argument("--dt", type=float, default=10.0, help="simulation step, seconds")
+    ap.add_argument("--boot-s", type=float, default=300.0, help="seconds a replacement node takes")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args(list(argv))
+    r = simulate(a.reply_scale, a.fail_at, a.dt, a.boot_s)
+    print(json.dumps(r, indent=2) if a.json else table(r))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    sys.exit(main(sys.argv[1:]))

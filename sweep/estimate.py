@@ -1,0 +1,314 @@
+"""What a sweep costs before it runs: tokens, GPU-seconds, deployment schedule, makespan, USD.
+
+Pure apart from the in-process sim episodes of ``sweep.tokens``. ``estimate`` turns a plan into a
+``CostEstimate`` (per model and in total, the scheduled deployment beside today's all-at-once
+one); ``as_json`` is what ``orgsweep plan --json`` puts under the key ``"cost"``; ``lines`` is the
+text ``orgsweep plan`` prints. Formulas: docs/design/cost.md.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from agents.catalogue import ModelSpec
+from sweep import cost, schedule, tokens
+from sweep.config import SweepConfig
+from sweep.plan import Plan
+from sweep.schedule import Job, Schedule
+
+
+@dataclass(frozen=True)
+class ModelCost:
+    model: str
+    part: str  # "agents" | "judge"
+    hosted: bool
+    episodes: int
+    calls: float
+    prompt_tokens: float
+    completion_tokens: float
+    cached_share: float
+    gpu: str = ""  # GPU type ("" hosted or not served by us)
+    gpus_per_replica: int = 0
+    gpu_s: float = 0.0  # GPU-seconds of work
+    load_s: float = 0.0
+    billed_gpu_s: float = 0.0  # in the scheduled deployment
+    usd: float | None = None
+    measured: bool = False  # tokens from a pilot
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    models: tuple[ModelCost, ...]
+    scheduled: Schedule | None
+    today: Schedule | None
+    prices: Mapping[str, float]  # USD per GPU-hour by GPU type
+    notes: tuple[str, ...]
+    source: str  # "estimate" | "pilot: DIR (k of n cell shapes measured)"
+
+    def usd(self, s: Schedule | None) -> float:
+        """Self-hosted USD of a schedule (per-type GPU-hour prices) plus the hosted models'."""
+        hosted = sum(m.usd or 0.0 for m in self.models if m.hosted)
+        if s is None:
+            return hosted
+        gpu_of = {seg.node: seg.gpu for seg in s.segments}
+        billed = sum(
+            (b - a) * s.node_gpus[n] * self.prices[gpu_of[n]] / 3600
+            for n in s.node_gpus
+            for a, b in [s.node_span(n)]
+        )
+        return hosted + billed
+
+
+def estimate(
+    cfg: SweepConfig,
+    p: Plan,
+    settings: cost.CostSettings,
+    pilot: Mapping[tokens.Shape, Mapping[str, float]] | None = None,
+    pilot_dir: str = "",
+) -> CostEstimate:
+    """The cost of ``p`` on ``cfg``'s backend and cluster (module docstring)."""
+    shapes = tokens.estimate(
+        p.specs, settings.reply_scale, settings.samples, settings.cache_block_tokens
+    )
+    source = "estimate (sim-length replies x cost.reply_scale over the rendered prompts)"
+    if pilot is not None:
+        shapes = tokens.calibrate(shapes, pilot)
+        hit = sum(1 for k in shapes if k in pilot)
+        source = f"pilot {pilot_dir}: {hit} of {len(shapes)} cell shapes measured, others scaled"
+    totals, episodes, measured = _totals(p, shapes)
+    options = dict(cfg.backend.options)
+    caching = bool(options.get("enable_prefix_caching", True))
+    served = cfg.backend.name in ("vllm", "sim")
+    available = tuple(sorted(cfg.cluster.gpus_by_type or {}))
+    rows: list[ModelCost] = []
+    jobs: list[Job] = []
+    for (name, part), t in sorted(totals.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        model = cfg.models[name] if part == "agents" else cfg.judge.model
+        row, job = _model_row(
+            model,
+            part,
+            t,
+            episodes[(name, part)],
+            measured[(name, part)],
+            settings,
+            served,
+            caching,
+            available,
+        )
+        rows.append(row)
+        if job is not None:
+            jobs.append(job)
+    notes = _notes(cfg, settings, jobs)
+    if not jobs:
+        return CostEstimate(tuple(rows), None, None, {}, notes, source)
+    gpus = dict(cfg.cluster.gpus_by_type or schedule.required_gpus(jobs))
+    nodes = schedule.nodes_of(gpus, cfg.cluster.gpus_per_node)
+    plan_s = schedule.scheduled(jobs, nodes, cfg.cluster.gpus_per_node)
+    today = schedule.all_at_once(
+        [Job(**{**asdict(j), "deferred": False, "pinned": False}) for j in jobs],
+        cfg.cluster.gpus_per_node,
+    )
+    billed = _billed_by_model(plan_s)
+    prices = {g.name: g.usd_per_gpu_hour for g in settings.gpu_types}
+    rows = [
+        r if r.hosted or not r.gpu else _with_billing(r, billed.get(r.model, 0.0), prices[r.gpu])
+        for r in rows
+    ]
+    if (cap := cfg.cluster.max_concurrent_models) and plan_s.peak_models() > cap:
+        notes += (
+            f"the schedule serves {plan_s.peak_models()} models at once, above "
+            f"cluster.max_concurrent_models={cap}: the executor keeps the cap (phases)",
+        )
+    return CostEstimate(tuple(rows), plan_s, today, prices, notes, source)
+
+
+Totals = dict[tuple[str, str], tokens.ModelTokens]
+
+
+def _totals(
+    p: Plan, shapes: Mapping[tokens.Shape, tokens.ShapeTokens]
+) -> tuple[Totals, dict[tuple[str, str], int], dict[tuple[str, str], bool]]:
+    totals: Totals = defaultdict(tokens.ModelTokens)
+    episodes: dict[tuple[str, str], int] = defaultdict(int)
+    measured: dict[tuple[str, str], bool] = defaultdict(bool)
+    for spec in p.specs:
+        st = shapes[tokens.shape(spec)]
+        for name, t in st.agents.items():
+            totals[(name, "agents")] += t
+            episodes[(name, "agents")] += 1
+            measured[(name, "agents")] |= st.measured
+        key = (spec.judge.model.name, "judge")
+        totals[key] += st.judge
+        episodes[key] += 1
+        measured[key] |= st.measured
+    return totals, episodes, measured
+
+
+def _model_row(
+    model: ModelSpec,
+    part: str,
+    t: tokens.ModelTokens,
+    episodes: int,
+    measured: bool,
+    s: cost.CostSettings,
+    served: bool,
+    caching: bool,
+    available: tuple[str, ...],
+) -> tuple[ModelCost, Job | None]:
+    share = s.cache_hit_share if s.cache_hit_share is not None else t.cached / max(t.prompt, 1)
+    share = share if caching else 0.0
+    base = ModelCost(
+        model.name,
+        part,
+        model.hosted,
+        episodes,
+        t.calls,
+        t.prompt,
+        t.completion,
+        share,
+        measured=measured,
+    )
+    if model.hosted:
+        usd = cost.hosted_usd(model, t.prompt, t.completion)
+        return ModelCost(**{**asdict(base), "usd": usd}), None
+    if not served:  # an OpenAI-compatible server someone else runs: tokens only
+        return base, None
+    w = cost.self_hosted_work(model, t.prompt, t.completion, share, s, available)
+    row = ModelCost(
+        **{
+            **asdict(base),
+            "gpu": w.gpu,
+            "gpus_per_replica": w.gpus_per_replica,
+            "gpu_s": w.gpu_s,
+            "load_s": w.load_s,
+        }
+    )
+    job = Job(
+        model.name,
+        w.gpu,
+        w.gpus_per_replica,
+        w.gpu_s,
+        w.load_s,
+        model.replicas,
+        deferred=part == "judge" and s.judge == "deferred",
+        pinned=part == "judge" and s.judge == "inline",
+    )
+    return row, job
+
+
+def _billed_by_model(s: Schedule) -> dict[str, float]:
+    out: dict[str, float] = defaultdict(float)
+    for seg in s.segments:
+        out[seg.model] += (seg.end_s - seg.start_s) * s.node_gpus[seg.node]
+    return out
+
+
+def _with_billing(r: ModelCost, billed_gpu_s: float, price: float) -> ModelCost:
+    return ModelCost(
+        **{**asdict(r), "billed_gpu_s": billed_gpu_s, "usd": billed_gpu_s * price / 3600}
+    )
+
+
+def _notes(cfg: SweepConfig, s: cost.CostSettings, jobs: Sequence[Job]) -> tuple[str, ...]:
+    notes = []
+    if cfg.backend.name == "sim":
+        notes.append(
+            "sim backend: it needs no GPU; the GPU figures are what backend=vllm would take"
+        )
+    if cfg.backend.name == "openai":
+        notes.append(
+            "backend=openai: hosted models at list prices; nothing is sent (no key needed)"
+        )
+    if jobs and s.judge == "deferred":
+        notes.append(
+            "judge: deferred (its own pass after the agents, cost.judge=inline to serve "
+            "it beside them); the executor still judges inline today"
+        )
+    swap = {sh.model.name for b in cfg.blocks for sh in b.shocks if sh is not None and sh.model}
+    if swap & {j.model for j in jobs}:
+        notes.append(
+            f"{', '.join(sorted(swap))} (swap_model shock) must be served beside the "
+            "model it replaces; scheduled here as its own job"
+        )
+    return tuple(notes)
+
+
+def as_json(e: CostEstimate) -> dict[str, Any]:
+    """The ``"cost"`` object of ``orgsweep plan --json`` (keys documented in docs/cluster.md)."""
+
+    def sched(s: Schedule | None) -> dict[str, Any] | None:
+        if s is None:
+            return None
+        return {
+            "makespan_h": s.makespan_s / 3600,
+            "billed_gpu_h": s.billed_gpu_s / 3600,
+            "busy_gpu_h": s.work_gpu_s / 3600,
+            "busy_share": s.busy_share,
+            "lower_bound_gpu_h": s.lower_bound_gpu_s / 3600,
+            "nodes": len(s.node_gpus),
+            "peak_models": s.peak_models(),
+            "usd": e.usd(s),
+            "segments": [asdict(seg) for seg in s.segments],
+        }
+
+    return {
+        "source": e.source,
+        "models": [asdict(m) for m in e.models],
+        "total": {
+            "prompt_tokens": sum(m.prompt_tokens for m in e.models),
+            "completion_tokens": sum(m.completion_tokens for m in e.models),
+            "gpu_h": sum(m.gpu_s for m in e.models) / 3600,
+            "usd": e.usd(e.scheduled),
+        },
+        "scheduled": sched(e.scheduled),
+        "all_at_once": sched(e.today),
+        "prices_usd_per_gpu_h": dict(e.prices),
+        "notes": list(e.notes),
+    }
+
+
+def lines(e: CostEstimate) -> Iterable[str]:
+    """The cost part of ``orgsweep plan``'s text output."""
+    yield f"cost ({e.source}):"
+    yield (
+        f"  {'model':<20} {'part':<6} {'prompt tok':>12} {'compl tok':>11} {'cache':>6} "
+        f"{'GPU':>5} {'GPU-h work':>10} {'GPU-h billed':>12} {'USD':>10}"
+    )
+    for m in e.models:
+        usd = "-" if m.usd is None else f"{m.usd:,.0f}"
+        gpu = f"{m.gpu}x{m.gpus_per_replica}" if m.gpu else ("hosted" if m.hosted else "-")
+        mark = "*" if m.measured else " "
+        yield (
+            f"  {m.model:<20} {m.part:<6} {m.prompt_tokens:>12,.0f} {m.completion_tokens:>11,.0f}"
+            f"{mark}{m.cached_share:>5.0%} {gpu:>5} {m.gpu_s / 3600:>10.1f} "
+            f"{m.billed_gpu_s / 3600:>12.1f} {usd:>10}"
+        )
+    total_p = sum(m.prompt_tokens for m in e.models)
+    total_c = sum(m.completion_tokens for m in e.models)
+    yield (
+        f"  {'total':<27} {total_p:>12,.0f} {total_c:>11,.0f}        "
+        f"{sum(m.gpu_s for m in e.models) / 3600:>10.1f}"
+    )
+    for label, s in (("scheduled", e.scheduled), ("all at once (today)", e.today)):
+        if s is None:
+            continue
+        yield (
+            f"  {label}: makespan {s.makespan_s / 3600:.1f} h, billed {s.billed_gpu_s / 3600:.1f}"
+            f" GPU-h on {len(s.node_gpus)} nodes (lower bound {s.lower_bound_gpu_s / 3600:.1f})"
+            f", busy share {s.busy_share:.2f}, USD {e.usd(s):,.0f}"
+        )
+    if e.scheduled is not None:
+        yield "  schedule (node: model x replicas from-to h, load included):"
+        for node in sorted(e.scheduled.node_gpus):
+            segs = [s for s in e.scheduled.segments if s.node == node]
+            text = "; ".join(
+                f"{s.model} x{s.replicas} {s.start_s / 3600:.2f}-{s.end_s / 3600:.2f}" for s in segs
+            )
+            yield f"    node {node} ({segs[0].gpu}x{e.scheduled.node_gpus[node]}): {text}"
+    if any(m.measured for m in e.models):
+        yield "  * tokens measured by the pilot"
+    for n in e.notes:
+        yield f"  note: {n}"

@@ -1,0 +1,62 @@
+"""``orgsweep plan``'s cost part: config without secrets, the cost settings, a pilot's tokens.
+
+``load_for_plan`` composes and builds the config as ``launch`` would, except that an API key is
+not required (planning sends nothing); ``plan_estimate`` reads the ``cost`` group and, with
+``--pilot RESULTS_DIR``, that directory's measured tokens, and returns ``sweep.estimate``'s
+``CostEstimate``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from sweep import cost, tokens
+from sweep.config import SweepConfig, build, compose
+from sweep.errors import UserError
+from sweep.estimate import CostEstimate, estimate
+from sweep.plan import Plan
+
+
+def load_for_plan(overrides: Sequence[str]) -> tuple[SweepConfig, list[str], DictConfig]:
+    """Typed config, warnings and the composed config; the backend's key is not checked."""
+    cfg = compose(overrides)
+    backend = cfg.get("backend")
+    if backend is not None and backend.get("api_key_env") is not None:
+        with open_dict(cfg):
+            cfg.backend.api_key_env = None
+    typed, warns = build(cfg)
+    return typed, warns, cfg
+
+
+def plan_estimate(cfg: DictConfig, typed: SweepConfig, p: Plan, pilot: str | None) -> CostEstimate:
+    raw = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(raw, dict)
+    settings = cost.settings(raw.get("cost"))
+    _check_gpus(typed.cluster.gpus_by_type)
+    shapes = read_pilot(pilot) if pilot else None
+    return estimate(typed, p, settings, shapes, pilot or "")
+
+
+def _check_gpus(gpus: Mapping[str, Any] | None) -> None:
+    for t, n in (gpus or {}).items():
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise UserError(f"cluster.gpus_by_type.{t}={n!r} must be a whole number of GPUs >= 0")
+
+
+def read_pilot(results_dir: str) -> dict[tokens.Shape, dict[str, float]]:
+    """Measured tokens per cell shape of a pilot's committed ok runs."""
+    from sweep.results.reader import load
+
+    if not Path(results_dir).exists() and "://" not in results_dir:
+        raise UserError(f"--pilot {results_dir}: no such results directory")
+    try:
+        runs = load(results_dir, plan_only=False).runs.select(tokens.PILOT_COLUMNS).collect()
+    except Exception as e:  # an empty or foreign directory: no runs table to read
+        raise UserError(f"--pilot {results_dir}: cannot read its runs ({e})") from None
+    if runs.is_empty():
+        raise UserError(f"--pilot {results_dir}: no committed runs to calibrate from")
+    return tokens.pilot_shapes(runs.to_dicts())
