@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import polars as pl
 from rich.console import Console
 
+from sweep.terminal import printable
+
 # Exit codes of `orgsweep launch` / `resume` (README "Exit codes"): 0 every planned episode ok,
 # 1 a crash or setup failure, 2 a user error, 3 failed episodes remain, 130 Ctrl-C.
 EXIT_FAILED_EPISODES = 3
@@ -70,7 +72,11 @@ def failure_lines(kinds: list[FailureKind], results_dir: str, width: int = 80) -
     for k in kinds:
         out.append(f"  {k.kind}: {k.count} (e.g. {k.example_id[:12]})")
         out += textwrap.wrap(
-            k.example_error, width, initial_indent="    ", subsequent_indent="    ", max_lines=3
+            printable(k.example_error),  # a server's text: no escape sequence reaches the tty
+            width,
+            initial_indent="    ",
+            subsequent_indent="    ",
+            max_lines=3,
         )
     out.append("list them: " + list_command(results_dir))
     out.append("show one:  orgsweep show " + shlex.quote(results_dir) + " EPISODE_ID")

@@ -27,3 +27,11 @@ def test_frames_escape_string_columns_only() -> None:
     assert out["text"].to_list() == [printable(HOSTILE), "fine"]
     assert out["n"].to_list() == [1, 2]
     assert df["text"][0] == HOSTILE  # the input frame is not changed
+
+
+def test_failure_examples_are_escaped() -> None:
+    from sweep.failures import FailureKind, failure_lines
+
+    kind = FailureKind("server_error", 1, "e" * 16, "HTTP 500: \x1b[2Jboom \u202eevil")
+    text = "\n".join(failure_lines([kind], "results/x", width=200))
+    assert "\\x1b[2Jboom \\u202eevil" in text and "\x1b" not in text and "\u202e" not in text
