@@ -134,11 +134,13 @@ def _field(obj: dict[str, Any], key: str, typ: type | tuple[type, ...]) -> Any:
     return value
 
 
-def parse_turn(text: str, *, intention: bool = False) -> ParsedTurn:
-    """Parse an agent turn (or a broadcast round-1 intention)."""
+def parse_turn(text: str, *, intention: bool = False, must_participate: bool = False) -> ParsedTurn:
+    """Parse an agent turn (or a broadcast round-1 intention). ``must_participate`` (a
+    coordinator's worker): the turn counts as participating whatever it says, so an empty
+    contribution is invalid output (repaired, then an ``invalid_output`` abstention)."""
     obj = extract_json(text)
     role = str(_field(obj, "role", str)).strip()[:ROLE_MAX_CHARS].strip()
-    participate = bool(_field(obj, "participate", bool))
+    participate = bool(_field(obj, "participate", bool)) or must_participate
     rationale = str(_field(obj, "rationale", str))
     if intention:
         return ParsedTurn(role, participate, "", (), rationale)

@@ -124,7 +124,9 @@ class StepRuntime:
                 name,
                 schema,
                 round,
-                lambda text: parse_turn(text, intention=intention),
+                lambda text: parse_turn(
+                    text, intention=intention, must_participate=must_participate
+                ),
             )
         except OutputError as e:
             rec.parse_error = str(e)

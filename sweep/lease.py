@@ -103,6 +103,7 @@ class Lease:
         self._started = time.time()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._made_root = False  # this lease created the directory: removed again if left empty
 
     def __enter__(self) -> Lease:
         self.acquire()
@@ -142,6 +143,11 @@ class Lease:
         if current is not None and current.token == self.token:
             with contextlib.suppress(FileNotFoundError, OSError):
                 self.store.fs.delete_file(self.file)
+        if self._made_root:  # e.g. a launch refused by its preflight: leave no trace
+            with contextlib.suppress(OSError):
+                sel = pafs.FileSelector(self.store.path(), allow_not_found=True)
+                if not self.store.fs.get_file_info(sel):
+                    self.store.fs.delete_dir(self.store.path())
 
     def holder(self) -> Holder | None:
         """Who holds the lease now (None: nobody, or an unreadable lease file)."""
@@ -163,7 +169,10 @@ class Lease:
     def _try_acquire(self) -> Holder | None:
         """None when this lease now holds the directory; else the live holder."""
         try:
-            self.store.fs.create_dir(self.store.path(), recursive=True)
+            root = self.store.fs.get_file_info(self.store.path())
+            if root.type == pafs.FileType.NotFound:
+                self.store.fs.create_dir(self.store.path(), recursive=True)
+                self._made_root = True
         except OSError as e:
             raise _unwritable(self.store.uri, e) from None
         current = self.holder()

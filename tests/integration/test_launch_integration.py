@@ -136,4 +136,4 @@ def test_progress_fits_an_80_column_terminal() -> None:
     lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
     assert all(len(line) <= 80 for line in lines)
     assert any("episodes" in line and "41/48" in line for line in lines)
-    assert any("ok 40 | failed 1 | pending 7 | in flight 7/32" in line for line in lines)
+    assert any("ok 40 failed 1 pending 7 | in flight 7/32" in line for line in lines)

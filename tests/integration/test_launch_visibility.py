@@ -86,6 +86,7 @@ def test_unreachable_server_fails_fast_or_shows_failures_by_kind(
         f"results_dir={res}",
         "sweep.limit=2",
         "backend=openai",
+        "allow_unpinned=true",  # nothing is served there to pin
         f"backend.base_url={url}",
         "backend.api_key_env=null",
         "--no-progress",

@@ -138,6 +138,13 @@ def test_overview_loads(server: str, browser: Any, shots: Path, capsys) -> None:
     _shot(browser, shots / "view-overview.png", capsys)
 
 
+def _wait_for_url(browser: Any, part: str) -> None:
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 20).until(expected_conditions.url_contains(part))
+
+
 def test_filtering_narrows_the_runs_table(server: str, browser: Any) -> None:
     from selenium.webdriver.support.ui import Select
 
@@ -146,7 +153,7 @@ def test_filtering_narrows_the_runs_table(server: str, browser: Any) -> None:
     assert everything == 12
     Select(browser.find_element("id", "f-protocol")).select_by_value("broadcast")
     browser.find_element("id", "apply").click()
-    assert "protocol=broadcast" in browser.current_url
+    _wait_for_url(browser, "protocol=broadcast")  # the click returns before the page loads
     assert _count(browser) == 4 < everything
     protocols = {
         row.find_elements("css selector", "td")[3].text.strip("■ ")
@@ -155,6 +162,7 @@ def test_filtering_narrows_the_runs_table(server: str, browser: Any) -> None:
     assert protocols == {"broadcast"}
     Select(browser.find_element("id", "f-n_agents")).select_by_value("64")
     browser.find_element("id", "apply").click()
+    _wait_for_url(browser, "n_agents=64")
     assert _count(browser) == 2
 
 
@@ -163,6 +171,7 @@ def test_episode_page_shows_a_round_of_64_agents(
 ) -> None:
     browser.get(server + "runs?protocol=broadcast&n_agents=64")
     browser.find_element("css selector", "#runs tbody tr a").click()
+    _wait_for_url(browser, "/episode/")
     assert _text(browser, "h1").startswith("Episode")
     rounds = browser.find_elements("css selector", "h3[id*='-round-']")
     assert rounds and "64 agents" in rounds[0].text

@@ -38,8 +38,9 @@ def problems(*overrides: str) -> list[str]:
         ),
         (
             "+foo=1",
-            "unknown key 'foo'; valid: agent, allow_unpinned, backend, cluster, judge, mission, "
-            "models, prompt_version, protocols, results_dir, seed, store_prompts, sweep, tasks",
+            "unknown key 'foo'; valid: agent, allow_unpinned, backend, cluster, cost, judge, "
+            "mission, models, prompt_version, protocols, results_dir, seed, store_prompts, sweep, "
+            "tasks",
         ),
         (
             "+agent.temprature=1",

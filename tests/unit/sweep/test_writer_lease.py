@@ -101,3 +101,12 @@ def test_the_holder_renews_its_lease(tmp_path: Path) -> None:
         first = lease.holder().renewed  # type: ignore[union-attr]
         time.sleep(0.3)
         assert lease.holder().renewed > first  # type: ignore[union-attr]
+
+
+def test_a_directory_the_lease_created_is_removed_if_left_empty(tmp_path: Path) -> None:
+    with Lease(ResultStore(str(tmp_path / "new")), "launch"):
+        assert (tmp_path / "new").is_dir()
+    assert not (tmp_path / "new").exists()  # a refused launch leaves no trace
+    with Lease(ResultStore(str(tmp_path / "kept")), "launch"):
+        (tmp_path / "kept" / "sweep.yaml").write_text("sweep: x\n")
+    assert (tmp_path / "kept" / "sweep.yaml").exists()
