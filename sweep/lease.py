@@ -13,10 +13,11 @@ has not been renewed for ``STALE_S`` seconds (a holder on another host, or a fro
 
 What holds where (docs/design/storage.md):
 
-- Local and network filesystems (a path): the lease is created with ``O_CREAT | O_EXCL``, which
-  is atomic on POSIX filesystems and on NFSv3+, so exactly one of two writers started together
-  gets it. A stale lease is taken over by renaming it to a unique name first (atomic: one taker
-  wins) and checking that the renamed file is the stale one.
+- Local and network filesystems (a path): the lease is written to a private file and
+  hard-linked into place; ``link`` fails when the name exists, atomically on POSIX filesystems
+  and NFS, so exactly one of two writers started together gets it, and nobody ever reads a
+  half-written lease. A stale lease is taken over by renaming it to a unique name first
+  (atomic: one taker wins) and checking that the renamed file is the stale one.
 - Object stores (``s3://``, ``gs://``, ...) offer no create-if-absent through pyarrow: the lease
   is written, then read back after ``SETTLE_S``; the writer whose token survives holds it. Two
   writers started within about ``SETTLE_S`` of each other can both believe they hold it. Run one
@@ -175,47 +176,68 @@ class Lease:
                 self._made_root = True
         except OSError as e:
             raise _unwritable(self.store.uri, e) from None
-        current = self.holder()
-        for _ in range(20):  # a lease being created is unreadable for a moment
-            if current is not None or not self._fresh_unreadable():
-                break
-            time.sleep(0.05)
-            current = self.holder()
+        current, present = self._look()
         if current is not None and not current.stale(time.time(), self.stale_s):
             return current
-        if current is None and self._fresh_unreadable():
-            return self._unknown()  # damaged: taken over once STALE_S old
+        damaged = current is None and present
+        if damaged and self._fresh_unreadable():
+            return self._unknown()  # damaged (or an object store's lease mid-write): wait
         if self.local:
-            return self._acquire_local(current)
+            return self._acquire_local(current, damaged)
         return self._acquire_object_store()
 
-    def _acquire_local(self, stale: Holder | None) -> Holder | None:
-        if stale is not None or os.path.exists(self.file):
-            # Take the stale (or unreadable) lease out of the way: one taker's rename wins.
+    def _look(self) -> tuple[Holder | None, bool]:
+        """(the holder, whether a lease file is there) from one consistent look: a lease that
+        appears between reading and checking for the file is read again, never judged damaged."""
+        current = self.holder()
+        if current is not None:
+            return current, True
+        if self.store.fs.get_file_info(self.file).type != pafs.FileType.File:
+            return None, False
+        for _ in range(20):  # an object store's lease can be unreadable while it is written
+            current = self.holder()
+            if current is not None:
+                return current, True
+            time.sleep(0.05)
+        return None, True
+
+    def _acquire_local(self, stale: Holder | None, damaged: bool) -> Holder | None:
+        """Create the lease; first take a ``stale`` holder's (or a ``damaged``) lease out of
+        the way. Only a lease known to be stale or damaged is ever moved."""
+        if stale is not None or damaged:
+            now = self.holder()
+            if stale is not None and (now is None or now.token != stale.token):
+                return now or self._unknown()  # someone took it over since we looked
             aside = f"{self.file}.stale-{self.token}"
             try:
-                os.rename(self.file, aside)
+                os.rename(self.file, aside)  # one taker's rename wins
             except FileNotFoundError:
                 pass  # another writer took it over first: try to create below
             else:
                 moved = _read_holder(aside)
-                if stale is not None and moved is not None and moved.token != stale.token:
-                    # Another writer re-created a live lease between our read and our rename.
+                if moved is not None and (stale is None or moved.token != stale.token):
+                    # A live lease appeared between our look and our rename: put it back.
                     with contextlib.suppress(FileExistsError):
                         os.link(aside, self.file)
                     os.unlink(aside)
                     return moved
                 os.unlink(aside)
+        # Create it whole: write a private file, then hard-link it into place. link() fails if
+        # the name exists (atomic, like O_EXCL), and no reader ever sees a half-written lease.
+        tmp = f"{self.file}.new-{self.token}"
         try:
-            fd = os.open(self.file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            with open(tmp, "wb") as f:
+                f.write(self._record())
+                f.flush()
+                os.fsync(f.fileno())
+            os.link(tmp, self.file)
         except FileExistsError:
             return self.holder() or self._unknown()
-        except OSError as e:  # read-only mount, no permission
+        except OSError as e:  # read-only mount, no permission, a file where the directory is
             raise _unwritable(self.store.uri, e) from None
-        with os.fdopen(fd, "wb") as f:
-            f.write(self._record())
-            f.flush()
-            os.fsync(f.fileno())
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         return None
 
     def _acquire_object_store(self) -> Holder | None:

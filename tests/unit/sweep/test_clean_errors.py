@@ -52,14 +52,10 @@ def test_results_dir_that_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_results_dir_on_a_read_only_mount(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    real_open = os.open
+    def read_only(src: str, dst: str, *a: object, **k: object) -> None:
+        raise OSError(errno.EROFS, "Read-only file system", dst)
 
-    def read_only(path: str, flags: int, *a: object) -> int:
-        if str(path).endswith(".writer.lease"):
-            raise OSError(errno.EROFS, "Read-only file system", path)
-        return real_open(path, flags, *a)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(os, "open", read_only)
+    monkeypatch.setattr(os, "link", read_only)  # how the lease is put in place
     assert main(["launch", f"results_dir={tmp_path / 'r'}", "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert err == (

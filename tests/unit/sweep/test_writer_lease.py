@@ -30,7 +30,8 @@ def test_a_second_writer_is_refused_with_the_holders_name(tmp_path: Path) -> Non
         pass
 
 
-def test_only_one_of_many_simultaneous_writers_gets_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("attempt", range(10))
+def test_only_one_of_many_simultaneous_writers_gets_it(tmp_path: Path, attempt: int) -> None:
     store = ResultStore(str(tmp_path / "r"))
     won: list[Lease] = []
     refused: list[str] = []
