@@ -18,9 +18,9 @@ from sweep.results import store as store_module
 
 
 def test_a_full_disk_says_what_is_intact_and_how_to_resume() -> None:
-    e = OSError(errno.ENOSPC, "No space left on device", "/r/runs/part-1.parquet.tmp")
+    e = OSError(errno.ENOSPC, "No space left on device", "/var/r/runs/part-1.parquet.tmp")
     assert os_error_message(e) == (
-        "no space left on device (/r/runs/part-1.parquet.tmp); everything committed before is "
+        "no space left on device (/var/r/runs/part-1.parquet.tmp); everything committed before is "
         "intact: free space (or choose another results_dir=PATH) and run the same command to "
         "resume"
     )
@@ -31,9 +31,9 @@ def test_a_full_disk_says_what_is_intact_and_how_to_resume() -> None:
 
 
 def test_a_read_only_mount_names_the_path() -> None:
-    e = OSError(errno.EROFS, "Read-only file system", "/mnt/ro/r")
+    e = OSError(errno.EROFS, "Read-only file system", "/var/ro/r")
     assert os_error_message(e) == (
-        "cannot write (/mnt/ro/r): Read-only file system; choose a writable results_dir=PATH"
+        "cannot write (/var/ro/r): Read-only file system; choose a writable results_dir=PATH"
     )
 
 
