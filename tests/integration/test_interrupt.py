@@ -27,18 +27,24 @@ SLOW = [
 ]
 
 
-def test_ctrl_c_exits_130_and_keeps_commits(tmp_path: Path) -> None:
-    res = str(tmp_path / "r")
+def _stop_midway(res: str, sig: signal.Signals) -> tuple[list[str], dict[str, str], int, str]:
+    """Start a slow launch, send ``sig`` once it has committed something: (cmd, env, exit, err)."""
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     cmd = [sys.executable, "-m", "sweep.cli", "launch", f"results_dir={res}", *SLOW]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not ResultStore(res).parts("runs"):
         time.sleep(0.2)
-    assert proc.poll() is None, "the sweep ended before it could be interrupted"
-    proc.send_signal(signal.SIGINT)
+    assert proc.poll() is None, "the sweep ended before it could be stopped"
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err[-2000:]
+    return cmd, env, proc.returncode, err
+
+
+def test_ctrl_c_exits_130_and_keeps_commits(tmp_path: Path) -> None:
+    res = str(tmp_path / "r")
+    cmd, env, code, err = _stop_midway(res, signal.SIGINT)
+    assert code == 130, err[-2000:]
     assert "everything committed so far is kept" in err
     kept = load(res).runs.collect()
     assert 0 < kept.height < 96
@@ -48,6 +54,18 @@ def test_ctrl_c_exits_130_and_keeps_commits(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"{96 - kept.height} to run" in done.stdout
     assert load(res).runs.collect().height == 96
+
+
+def test_sigterm_exits_143_and_keeps_commits(tmp_path: Path) -> None:
+    """What `ray job stop`, Slurm and Kubernetes send: handled like Ctrl-C (sweep.signals)."""
+    res = str(tmp_path / "r")
+    _, _, code, err = _stop_midway(res, signal.SIGTERM)
+    assert code == 143, err[-2000:]
+    assert "terminated (SIGTERM); everything committed so far is kept" in err
+    assert "*** SIGTERM received" not in err  # Ray's C-level handler did not take it
+    kept = load(res).runs.collect()
+    assert 0 < kept.height < 96
+    assert kept["episode_id"].n_unique() == kept.height  # nothing counted twice
 
 
 def test_result_affecting_change_is_refused_by_default(ray_local, tmp_path: Path, capsys) -> None:
