@@ -14,8 +14,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from agents.catalogue import ModelSpec
-from sweep import cost, schedule, tokens
+from sweep import cost, phases, schedule, tokens
 from sweep.config import SweepConfig
+from sweep.phases import Phase
 from sweep.plan import Plan
 from sweep.schedule import Job, Schedule
 
@@ -47,6 +48,8 @@ class CostEstimate:
     prices: Mapping[str, float]  # USD per GPU-hour by GPU type
     notes: tuple[str, ...]
     source: str  # "estimate" | "pilot: DIR (k of n cell shapes measured)"
+    phases: tuple[Phase, ...] = ()  # what the executor deploys (sweep.phases)
+    executed: Schedule | None = None  # those phases laid out on the nodes
 
     def usd(self, s: Schedule | None) -> float:
         """Self-hosted USD of a schedule (per-type GPU-hour prices) plus the hosted models'."""
@@ -111,18 +114,30 @@ def estimate(
         [Job(**{**asdict(j), "deferred": False, "pinned": False}) for j in jobs],
         cfg.cluster.gpus_per_node,
     )
+    judges = {spec.judge.model.name for spec in p.specs}
+    pinned = judges if settings.judge == "inline" else set()
+    ph = phases.from_schedule(
+        plan_s,
+        list(dict.fromkeys(spec.model.name for spec in p.specs)),
+        cap=cfg.cluster.max_concurrent_models,
+        companions=phases.companions(p.specs),
+        pinned=pinned,
+        last=judges - pinned,
+    )
+    executed = phases.render(ph, jobs, cfg.cluster.gpus_per_node, pinned)
+    if (cap := cfg.cluster.max_concurrent_models) and plan_s.peak_models() > cap:
+        notes += (
+            f"cluster.max_concurrent_models={cap}: the per-node schedule would serve "
+            f"{plan_s.peak_models()} models at once; 'scheduled' is the executor's phases instead",
+        )
+        plan_s = executed
     billed = _billed_by_model(plan_s)
     prices = {g.name: g.usd_per_gpu_hour for g in settings.gpu_types}
     rows = [
         r if r.hosted or not r.gpu else _with_billing(r, billed.get(r.model, 0.0), prices[r.gpu])
         for r in rows
     ]
-    if (cap := cfg.cluster.max_concurrent_models) and plan_s.peak_models() > cap:
-        notes += (
-            f"the schedule serves {plan_s.peak_models()} models at once, above "
-            f"cluster.max_concurrent_models={cap}: the executor keeps the cap (phases)",
-        )
-    return CostEstimate(tuple(rows), plan_s, today, prices, notes, source)
+    return CostEstimate(tuple(rows), plan_s, today, prices, notes, source, ph, executed)
 
 
 Totals = dict[tuple[str, str], tokens.ModelTokens]
@@ -265,6 +280,12 @@ def as_json(e: CostEstimate) -> dict[str, Any]:
         },
         "scheduled": sched(e.scheduled),
         "all_at_once": sched(e.today),
+        "executor": None
+        if e.executed is None
+        else {
+            **(sched(e.executed) or {}),
+            "phases": [{"agents": list(p.agents), "replicas": p.replicas_of()} for p in e.phases],
+        },
         "prices_usd_per_gpu_h": dict(e.prices),
         "notes": list(e.notes),
     }
@@ -292,7 +313,12 @@ def lines(e: CostEstimate) -> Iterable[str]:
         f"  {'total':<27} {total_p:>12,.0f} {total_c:>11,.0f}        "
         f"{sum(m.gpu_s for m in e.models) / 3600:>10.1f}"
     )
-    for label, s in (("scheduled", e.scheduled), ("all at once (today)", e.today)):
+    shown = (
+        ("scheduled", e.scheduled),
+        ("executor phases", e.executed),
+        ("all at once (today)", e.today),
+    )
+    for label, s in shown:
         if s is None:
             continue
         yield (
@@ -308,6 +334,10 @@ def lines(e: CostEstimate) -> Iterable[str]:
                 f"{s.model} x{s.replicas} {s.start_s / 3600:.2f}-{s.end_s / 3600:.2f}" for s in segs
             )
             yield f"    node {node} ({segs[0].gpu}x{e.scheduled.node_gpus[node]}): {text}"
+    if e.phases:
+        yield "  executor phases (deploy, drain, release; sweep/phases.py):"
+        for i, p in enumerate(e.phases):
+            yield f"    {i + 1}: {p.describe()}"
     if any(m.measured for m in e.models):
         yield "  * tokens measured by the pilot"
     for n in e.notes:

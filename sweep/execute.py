@@ -28,6 +28,7 @@ from agents.backends.chat import InfraError, SetupError
 from sweep.config import BackendConfig, ClusterConfig
 from sweep.episode import EpisodeRows, failed_rows, run_episode
 from sweep.errors import UserError
+from sweep.phases import Phase, by_cap
 from sweep.results.store import BufferedWriter
 from sweep.retry import retry_delay
 from sweep.schedule import longest_first
@@ -124,16 +125,23 @@ def execute(
     backend: BackendConfig,
     cluster: ClusterConfig,
     on_progress: Callable[[RunCounts], None] = lambda p: None,
+    plan: Sequence[Phase] | None = None,
 ) -> RunCounts:
-    """Run ``(spec, first_attempt)`` pairs, model phase by model phase; returns the counts."""
+    """Run ``(spec, first_attempt)`` pairs phase by phase (``sweep.phases``: ``plan``, e.g. from
+    the deployment schedule, else ``cluster.max_concurrent_models`` models per phase with the
+    catalogue's replicas); returns the counts."""
     prog = RunCounts(total=len(work))
     if not work:
         return prog
     work = longest_first(work)  # long sequential episodes first: phases end without a tail
+    if plan is None:
+        agents = list(dict.fromkeys(spec.model.name for spec, _ in work))
+        plan = by_cap(agents, cluster.max_concurrent_models)
     started = start_ray(cluster)
     try:
-        for phase in phases(work, cluster.max_concurrent_models):
-            _Phase(phase, writer, backend, cluster, prog, on_progress).run()
+        for phase, part in split(work, plan):
+            log.info("phase: %s", phase.describe())
+            _Phase(part, writer, backend, cluster, prog, on_progress, phase.replicas_of()).run()
     finally:
         writer.flush()
         on_progress(prog)
@@ -142,15 +150,22 @@ def execute(
     return prog
 
 
-def phases(
-    work: Sequence[tuple[EpisodeSpec, int]], max_models: int | None
-) -> list[list[tuple[EpisodeSpec, int]]]:
-    """Split work into phases of at most ``max_models`` models (in order of first appearance),
-    for clusters that cannot serve every model at once."""
-    models = list(dict.fromkeys(spec.model.name for spec, _ in work))
-    k = max_models or len(models)
-    groups = [set(models[i : i + k]) for i in range(0, len(models), k)]
-    return [[w for w in work if w[0].model.name in g] for g in groups]
+def split(
+    work: Sequence[tuple[EpisodeSpec, int]], plan: Sequence[Phase]
+) -> list[tuple[Phase, list[tuple[EpisodeSpec, int]]]]:
+    """Each phase with its episodes (those of its agent models, in ``work``'s order); phases
+    with none are skipped. An episode of a model no phase names is refused: the plan is stale."""
+    where = {m: i for i, p in enumerate(plan) for m in p.agents}
+    parts: list[list[tuple[EpisodeSpec, int]]] = [[] for _ in plan]
+    for w in work:
+        i = where.get(w[0].model.name)
+        if i is None:
+            raise UserError(
+                f"no deployment phase serves model {w[0].model.name!r}; the phase plan was "
+                "made for other episodes (re-plan: orgsweep plan, then launch again)"
+            )
+        parts[i].append(w)
+    return [(p, part) for p, part in zip(plan, parts, strict=True) if part]
 
 
 @dataclass
@@ -164,8 +179,9 @@ class _Phase:
     """Bounded dispatch of one phase's episodes over runner pools (one per model when
     ``cluster.place_by_model``, else one shared pool)."""
 
-    def __init__(self, work, writer, backend, cluster, prog, on_progress):
+    def __init__(self, work, writer, backend, cluster, prog, on_progress, replicas=None):
         self.writer, self.cluster = writer, cluster
+        self.replicas: dict[str, int] = dict(replicas or {})  # the phase's, else the catalogue's
         self.prog, self.on_progress = prog, on_progress
         self.queue: list[tuple[float, int, EpisodeSpec, int]] = [
             (0.0, i, spec, attempt) for i, (spec, attempt) in enumerate(work)
@@ -179,7 +195,7 @@ class _Phase:
         self.backend = backend
         self.runtime = self._prepare(backend, specs)
         self.per_runner = self.cluster.episodes_per_runner or episodes_per_runner(
-            specs, backend.name, dict(backend.options), self.total
+            specs, backend.name, dict(backend.options), self.total, self.replicas
         )
         log.info("%d runners x %d episodes in flight", self.total, self.per_runner)
         prog.slots = self.total * self.per_runner
@@ -192,13 +208,14 @@ class _Phase:
     def _prepare(self, backend: BackendConfig, specs: list[EpisodeSpec]) -> dict[str, Any]:
         """What the runners need beside the user's options, from the backend's
         ``prepare_runners`` (``agents.backends``): e.g. ``vllm`` first deploys this phase's
-        models on Ray Serve LLM (once, not per runner), and the runner pool is then sized from
-        the CPUs the replicas (and Serve's controller and proxies) left."""
+        models on Ray Serve LLM (once, not per runner) with the phase's replicas, and the runner
+        pool is then sized from the CPUs the replicas (and Serve's controller and proxies)
+        left."""
         prepare = backend_hook(backend.name, "prepare_runners")
         if prepare is None:
             return {}
         recount = lambda: self._runner_count(ray.available_resources())  # noqa: E731
-        setup = prepare(specs, dict(backend.options), self.total, recount)
+        setup = prepare(specs, dict(backend.options), self.total, recount, self.replicas)
         self.serving, self.total = setup.serving, setup.runners
         return dict(setup.runtime)
 

@@ -119,6 +119,7 @@ def _launch_holding_lease(
     from sweep.execute import RunCounts, execute
     from sweep.heartbeat import beating
     from sweep.ownership import check_owner
+    from sweep.plan_cost import executor_phases
     from sweep.preflight import preflight as check_servers
     from sweep.results.store import BufferedWriter
 
@@ -160,10 +161,13 @@ def _launch_holding_lease(
         say("Nothing to run: every planned episode is committed.")
         return result
     on_progress = progress or (lambda _: None)
+    phases = executor_phases(cfg, typed, [s for s, _ in work])
+    for i, ph in enumerate(phases or ()):
+        say(f"deployment phase {i + 1} of {len(phases or ())}: {ph.describe()}")
     on_progress(RunCounts(total=len(work)))
     writer = BufferedWriter(store, typed.cluster.flush_rows, typed.cluster.flush_seconds)
     with beating(store, len(work), writer, on_progress) as beat_and_report:
-        prog = execute(work, writer, typed.backend, typed.cluster, beat_and_report)
+        prog = execute(work, writer, typed.backend, typed.cluster, beat_and_report, phases)
     return dataclasses.replace(result, ok=prog.done, failed=prog.failed, retried=prog.retried)
 
 

@@ -14,11 +14,14 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from agents.backends import backend_entry
 from sweep import cost, tokens
 from sweep.config import SweepConfig, build, compose
 from sweep.errors import UserError
 from sweep.estimate import CostEstimate, estimate
+from sweep.phases import by_cap, companions
 from sweep.plan import Plan
+from sweep.spec import EpisodeSpec
 
 
 def load_for_plan(overrides: Sequence[str]) -> tuple[SweepConfig, list[str], DictConfig]:
@@ -39,6 +42,24 @@ def plan_estimate(cfg: DictConfig, typed: SweepConfig, p: Plan, pilot: str | Non
     _check_gpus(typed.cluster.gpus_by_type)
     shapes = read_pilot(pilot) if pilot else None
     return estimate(typed, p, settings, shapes, pilot or "")
+
+
+def executor_phases(cfg: DictConfig, typed: SweepConfig, specs: Sequence[EpisodeSpec]) -> Any:
+    """The deployment phases a launch runs ``specs`` in (``sweep.phases``), or None for the
+    executor's default (one phase, or ``cluster.max_concurrent_models`` models per phase): for a
+    backend that serves its models, the planner's phases when ``cluster.gpus_by_type`` declares
+    the GPUs, else the cap's phases with the catalogue's replicas (a swap_model shock's model
+    beside the model it replaces). The judge is served beside the agents (judged inline)."""
+    if not backend_entry(typed.backend.name).serves_models:
+        return None
+    agents = list(dict.fromkeys(s.model.name for s in specs))
+    if not typed.cluster.gpus_by_type:
+        return by_cap(agents, typed.cluster.max_concurrent_models, companions(specs))
+    with open_dict(cfg):
+        inline = OmegaConf.merge(cfg, {"cost": {"judge": "inline"}})
+    assert isinstance(inline, DictConfig)
+    e = plan_estimate(inline, typed, Plan(tuple(specs), {}), None)
+    return e.phases or None
 
 
 def _check_gpus(gpus: Mapping[str, Any] | None) -> None:

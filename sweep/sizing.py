@@ -11,6 +11,7 @@ no engine: a fixed number keeps the runners' CPUs busy.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -29,21 +30,35 @@ def width(spec: EpisodeSpec) -> int:
     return spec.n_agents if get_protocol(spec.protocol).parallel else 1
 
 
-def engine_slots(specs: Sequence[EpisodeSpec], backend: str, options: Mapping[str, Any]) -> int:
+def engine_slots(
+    specs: Sequence[EpisodeSpec],
+    backend: str,
+    options: Mapping[str, Any],
+    replicas: Mapping[str, int] | None = None,
+) -> int:
     """Requests the clients may keep in flight over the agents' models of ``specs``, as the
-    backend declares it (``engine_slots`` in ``agents.backends``); 0 for one with no engine."""
+    backend declares it (``engine_slots`` in ``agents.backends``); 0 for one with no engine.
+    ``replicas``: a deployment phase's replicas per model, in place of the catalogue's."""
     count = backend_hook(backend, "engine_slots")
     if count is None:
         return 0
-    models = list({s.model.name: s.model for s in specs}.values())
+    served = replicas or {}
+    models = [
+        dataclasses.replace(m, replicas=served[m.name]) if m.name in served else m
+        for m in {s.model.name: s.model for s in specs}.values()
+    ]
     return int(count(models, options))
 
 
 def episodes_per_runner(
-    specs: Sequence[EpisodeSpec], backend: str, options: Mapping[str, Any], runners: int
+    specs: Sequence[EpisodeSpec],
+    backend: str,
+    options: Mapping[str, Any],
+    runners: int,
+    replicas: Mapping[str, int] | None = None,
 ) -> int:
     """Episodes in flight per runner (module docstring), between FLOOR and CEILING."""
-    slots = engine_slots(specs, backend, options)
+    slots = engine_slots(specs, backend, options, replicas)
     if not specs or slots == 0:
         return FLOOR
     mean_width = sum(width(s) for s in specs) / len(specs)

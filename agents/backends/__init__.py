@@ -33,6 +33,9 @@ class BackendEntry:
     # The launch checks before dispatch that its endpoints list every model (sweep.preflight);
     # a backend that serves its own models checks that itself.
     preflight: bool = False
+    # It deploys the models itself (prepare_runners serves them): the executor follows the
+    # deployment schedule's phases and replicas (sweep.phases) for it.
+    serves_models: bool = False
 
     @property
     def engine(self) -> str:
@@ -58,6 +61,7 @@ _ENTRIES: Mapping[str, BackendEntry] = MappingProxyType(
             "vllm",
             engine_slots="engine_slots",
             prepare_runners="prepare_runners",
+            serves_models=True,
         ),
     }
 )

@@ -300,7 +300,12 @@ def engine_slots(models: Sequence[ModelSpec], options: Mapping[str, Any]) -> int
 
 
 def prepare_runners(
-    specs: Sequence[Any], options: Mapping[str, Any], runners: int, recount: Callable[[], int]
+    specs: Sequence[Any],
+    options: Mapping[str, Any],
+    runners: int,
+    recount: Callable[[], int],
+    replicas: Mapping[str, int] | None = None,
 ) -> RunnerSetup:
-    """The servers are the user's: the runners' clients only learn how many share them."""
+    """The servers are the user's: the runners' clients only learn how many share them
+    (``replicas``, a deployment phase's, does not apply)."""
     return RunnerSetup(runners, {"n_clients": runners})

@@ -15,9 +15,12 @@ options):
   (``model_id``), no API key.
 
 The executor's part (sweep/execute.py), per phase, through the registry's ``prepare_runners``
-trait (``agents.backends``): ``prepare_runners`` deploys (``serve_models``), sizes the runner
-pool from the CPUs serving left, and returns the route and ``n_clients`` as runtime beside the
-user's options (``runner_options``); the executor shuts the handle down after the phase.
+trait (``agents.backends``): ``prepare_runners`` deploys (``serve_models``) with the phase's
+replicas per model (``min_replicas = max_replicas`` = that count unless ``backend.min_replicas``
+/ ``max_replicas`` say otherwise), sizes the runner pool from the CPUs serving left, and returns
+the route, ``n_clients`` and the replicas (``served_replicas``, so the clients admit calls for
+them) as runtime beside the user's options (``runner_options``); the executor shuts the handle
+down after the phase.
 
 Ray Serve and vLLM are imported only inside the functions that deploy.
 """
@@ -25,6 +28,7 @@ Ray Serve and vLLM are imported only inside the functions that deploy.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import logging
 import threading
@@ -62,8 +66,8 @@ CLIENT_KEYS = frozenset(
         "extra_body",
     }
 )
-RUNNER_KEYS = CLIENT_KEYS | {"base_url"}
-RUNTIME_KEYS = ("base_url", "n_clients")  # what runner_options adds for the runners
+RUNNER_KEYS = CLIENT_KEYS | {"base_url", "served_replicas"}
+RUNTIME_KEYS = ("base_url", "n_clients", "served_replicas")  # what runner_options adds
 
 
 class ServeError(SetupError):
@@ -83,9 +87,19 @@ def replica_range(model: ModelSpec, options: ServeOptions) -> tuple[int, int]:
     return least, most
 
 
-def admitted_replicas(options: ServeOptions) -> Callable[[ModelSpec], int]:
-    """The replicas the clients admit requests for, per model: the most Serve may run."""
-    return lambda model: replica_range(model, options)[1]
+def admitted_replicas(
+    options: ServeOptions, served: Mapping[str, int] | None = None
+) -> Callable[[ModelSpec], int]:
+    """The replicas the clients admit requests for, per model: the most Serve may run
+    (``served``: the deployment phase's replicas, in place of the catalogue's)."""
+    return lambda model: replica_range(with_replicas(model, served), options)[1]
+
+
+def with_replicas(model: ModelSpec, served: Mapping[str, int] | None) -> ModelSpec:
+    """``model`` with the phase's replica count (``served``), if it names one."""
+    if not served or model.name not in served:
+        return model
+    return dataclasses.replace(model, replicas=max(1, int(served[model.name])))
 
 
 def llm_config_kwargs(
@@ -193,10 +207,18 @@ def serve_models(models: Iterable[ModelSpec], options: Mapping[str, Any]) -> Ser
 
 
 def runner_options(
-    options: Mapping[str, Any], handle: ServeHandle, n_runners: int = 1
+    options: Mapping[str, Any],
+    handle: ServeHandle,
+    n_runners: int = 1,
+    replicas: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """The ``backend=vllm`` options each runner's ``VllmBackend`` gets."""
-    return {**options, "base_url": handle.base_url, "n_clients": max(1, n_runners)}
+    return {
+        **options,
+        "base_url": handle.base_url,
+        "n_clients": max(1, n_runners),
+        "served_replicas": dict(replicas or {}),
+    }
 
 
 def _start_serve(serve: Any, o: ServeOptions) -> None:
@@ -341,7 +363,12 @@ class VllmBackend:
     here) plus ``base_url``, which the driver sets from ``ServeHandle.base_url``.
     """
 
-    def __init__(self, base_url: str | None = None, **options: Any):
+    def __init__(
+        self,
+        base_url: str | None = None,
+        served_replicas: Mapping[str, int] | None = None,
+        **options: Any,
+    ):
         self.serving = serve_options(options)
         if not base_url:
             raise BackendConfigError(
@@ -355,7 +382,7 @@ class VllmBackend:
             base_url=base_url,
             api_key_env=None,
             model_name_from="name",  # model_loading_config.model_id is the registry name
-            replicas_of=admitted_replicas(self.serving),
+            replicas_of=admitted_replicas(self.serving, served_replicas),
             **client,
         )
 
@@ -390,14 +417,20 @@ def engine_slots(models: Sequence[ModelSpec], options: Mapping[str, Any]) -> int
 
 
 def prepare_runners(
-    specs: Sequence[Any], options: Mapping[str, Any], runners: int, recount: Callable[[], int]
+    specs: Sequence[Any],
+    options: Mapping[str, Any],
+    runners: int,
+    recount: Callable[[], int],
+    replicas: Mapping[str, int] | None = None,
 ) -> RunnerSetup:
-    """Deploy the phase's models (once, in the driver), then size the runner pool from the
-    CPUs serving left (``recount``): the replicas hold CPUs of their own."""
-    handle = serve_models(sweep_models(specs), options)
+    """Deploy the phase's models (once, in the driver) with the phase's ``replicas`` per model
+    (the executor's deployment phase, sweep/phases.py; a model it does not name keeps the
+    catalogue's), then size the runner pool from the CPUs serving left (``recount``): the
+    replicas hold CPUs of their own."""
+    handle = serve_models([with_replicas(m, replicas) for m in sweep_models(specs)], options)
     try:
         n = recount()
-        opts = runner_options(options, handle, n)
+        opts = runner_options(options, handle, n, replicas)
     except BaseException:
         handle.shutdown()
         raise

@@ -1,0 +1,294 @@
+"""Executor phases: which models are served together, in which order, with how many replicas.
+
+Pure. The executor (sweep/execute.py) runs phases one after another: deploy the phase's models,
+run its episodes, drain, release, then the next. ``from_schedule`` turns the planner's
+deployment schedule (sweep/schedule.py) into such phases: models in the order the schedule
+starts them, each with the most replicas the schedule serves it with at once, packed greedily
+into a phase while the phase's replicas fit the cluster's GPUs of each type and its models stay
+within ``cluster.max_concurrent_models``. A model that other models' episodes call (a
+swap_model shock's replacement) is served in the same phase as them; a ``pinned`` model (the
+inline judge) is served in every phase. ``by_cap`` is the rule without a schedule (the
+catalogue's replicas, models in order of appearance). ``render`` lays phases out on nodes as a
+``Schedule``, so the planner can price what the executor runs. See docs/design/cost.md.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from sweep.errors import UserError
+from sweep.schedule import Job, Schedule, Segment, lower_bound_gpu_s
+from sweep.spec import EpisodeSpec
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One deployment of the executor: ``agents`` are the models whose episodes it runs;
+    ``replicas`` (model -> count) overrides the catalogue's replicas of the models it serves
+    (empty: the catalogue's)."""
+
+    agents: tuple[str, ...]
+    replicas: tuple[tuple[str, int], ...] = ()
+
+    def replicas_of(self) -> dict[str, int]:
+        return dict(self.replicas)
+
+    def describe(self) -> str:
+        served = ", ".join(f"{m} x{r}" for m, r in self.replicas) or "catalogue replicas"
+        return f"episodes of {', '.join(self.agents) or 'none'} on {served}"
+
+
+@dataclass(frozen=True)
+class _Served:
+    """A model as the schedule serves it."""
+
+    gpu: str
+    gpus_per_replica: int
+    start_s: float
+    peak: int  # most replicas at one instant
+    busy_gpu_s: float
+
+
+def _served(s: Schedule) -> dict[str, _Served]:
+    by_model: dict[str, list[Segment]] = defaultdict(list)
+    for seg in s.segments:
+        by_model[seg.model].append(seg)
+    out: dict[str, _Served] = {}
+    for model, segs in by_model.items():
+        peak = max(sum(o.replicas for o in segs if o.start_s <= g.start_s < o.end_s) for g in segs)
+        out[model] = _Served(
+            segs[0].gpu,
+            max(1, segs[0].gpus // max(segs[0].replicas, 1)),
+            min(g.start_s for g in segs),
+            peak,
+            sum((g.end_s - g.start_s - g.load_s) * g.gpus for g in segs),
+        )
+    return out
+
+
+def companions(specs: Iterable[EpisodeSpec]) -> dict[str, set[str]]:
+    """Agent model -> the other models its episodes call (swap_model shocks' replacements)."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for s in specs:
+        m = s.shock.model if s.shock is not None else None
+        if m is not None and m.name != s.model.name:
+            out[s.model.name].add(m.name)
+    return dict(out)
+
+
+def _groups(agents: Sequence[str], companions: Mapping[str, Iterable[str]]) -> list[list[str]]:
+    """Agent models joined with the models their episodes also call (transitively)."""
+    group_of: dict[str, set[str]] = {}
+    for a in agents:
+        members = {a, *companions.get(a, ())}
+        merged = set().union(members, *(group_of.get(m, set()) for m in members))
+        for m in merged:
+            group_of[m] = merged
+    seen: list[set[str]] = []
+    for a in agents:
+        if not any(group_of[a] is g for g in seen):
+            seen.append(group_of[a])
+    return [sorted(g) for g in seen]
+
+
+def _check_cap(group: Sequence[str], cap: int | None) -> None:
+    if cap is not None and len(group) > cap:
+        raise UserError(
+            f"cluster.max_concurrent_models={cap}, but the episodes of {group[0]} also call "
+            f"{', '.join(group[1:])} (a swap_model shock), so {len(group)} models must be "
+            f"served together; raise cluster.max_concurrent_models to {len(group)} or more"
+        )
+
+
+def by_cap(
+    agents: Sequence[str],
+    cap: int | None,
+    companions: Mapping[str, Iterable[str]] | None = None,
+) -> tuple[Phase, ...]:
+    """Models in order of appearance, at most ``cap`` (null: all) per phase, catalogue replicas."""
+    phases: list[list[str]] = []
+    for group in _groups(agents, companions or {}):
+        _check_cap(group, cap)
+        if phases and (cap is None or len(phases[-1]) + len(group) <= cap):
+            phases[-1] += group
+        else:
+            phases.append(list(group))
+    wanted = set(agents)
+    return tuple(Phase(tuple(m for m in p if m in wanted)) for p in phases)
+
+
+def from_schedule(
+    s: Schedule,
+    agents: Sequence[str],
+    *,
+    cap: int | None = None,
+    companions: Mapping[str, Iterable[str]] | None = None,
+    pinned: Iterable[str] = (),
+    last: Iterable[str] = (),
+) -> tuple[Phase, ...]:
+    """The executor's phases for ``s`` (module docstring). ``agents``: the models whose episodes
+    run; models the schedule does not serve (hosted, no work) go in the first phase with the
+    catalogue's replicas. ``last``: models served in a final phase of their own (the judge's
+    deferred pass)."""
+    served = _served(s)
+    capacity: dict[str, int] = defaultdict(int)
+    gpu_of = {g.node: g.gpu for g in s.segments}
+    for node, gpus in s.node_gpus.items():
+        capacity[gpu_of[node]] += gpus
+    pinned = [m for m in dict.fromkeys(pinned) if m in served]
+    for m in pinned:
+        capacity[served[m].gpu] -= served[m].peak * served[m].gpus_per_replica
+    final = [m for m in dict.fromkeys(last) if m in served and m not in pinned]
+    start = lambda m: (served[m].start_s, -served[m].busy_gpu_s, m)  # noqa: E731
+    in_schedule = [m for m in agents if m in served and m not in pinned and m not in final]
+    groups = _groups(sorted(in_schedule, key=start), companions or {})
+    groups = [[m for m in g if m not in pinned] for g in groups]
+    phases: list[dict[str, int]] = []
+    for group in groups:
+        _check_cap(group, cap)
+        want = {m: served[m].peak for m in group if m in served}
+        if phases and _fits({**phases[-1], **want}, served, capacity, cap):
+            phases[-1].update(want)
+        else:
+            phases.append(_shrunk(want, served, capacity))
+    if final:
+        phases.append(_shrunk({m: served[m].peak for m in final}, served, capacity))
+    rest = [m for m in agents if m not in served and m not in pinned]
+    if not phases:
+        phases.append({})
+    wanted = set(agents)
+    out = []
+    for i, p in enumerate(phases):
+        names = [m for m in p if m in wanted] + (rest if i == 0 else [])
+        counts = {**p, **{m: served[m].peak for m in pinned}}
+        out.append(Phase(tuple(names), tuple(sorted(counts.items()))))
+    return tuple(out)
+
+
+def _need(counts: Mapping[str, int], served: Mapping[str, _Served]) -> dict[str, int]:
+    need: dict[str, int] = defaultdict(int)
+    for m, r in counts.items():
+        need[served[m].gpu] += r * served[m].gpus_per_replica
+    return need
+
+
+def _fits(
+    counts: Mapping[str, int],
+    served: Mapping[str, _Served],
+    capacity: Mapping[str, int],
+    cap: int | None,
+) -> bool:
+    if cap is not None and len(counts) > cap:
+        return False
+    return all(n <= capacity.get(t, 0) for t, n in _need(counts, served).items())
+
+
+def _shrunk(
+    counts: Mapping[str, int], served: Mapping[str, _Served], capacity: Mapping[str, int]
+) -> dict[str, int]:
+    """``counts`` scaled down per GPU type until they fit (one replica each at least)."""
+    out = dict(counts)
+    for t, n in _need(counts, served).items():
+        room = capacity.get(t, 0)
+        if n <= room:
+            continue
+        mine = [m for m in out if served[m].gpu == t]
+        for m in mine:
+            out[m] = max(1, math.floor(out[m] * room / n))
+    return out
+
+
+def render(
+    phases: Sequence[Phase], jobs: Sequence[Job], node_gpus: int, pinned: Iterable[str] = ()
+) -> Schedule:
+    """``phases`` one after another on nodes (first fit per GPU type, from node 0 in each
+    phase), every model's work on its replicas after its load; a phase ends with its slowest
+    model and holds all its replicas until then (the executor drains it, then releases the
+    whole deployment), and the next starts then. ``pinned`` jobs span them all."""
+    by_name = {j.model: j for j in jobs if j.gpu_s > 0}
+    pinned = [m for m in dict.fromkeys(pinned) if m in by_name]
+    share = _phase_shares(phases, by_name, pinned)
+    segments: list[Segment] = []
+    t = 0.0
+    nodes: dict[str, list[int]] = defaultdict(list)  # GPU type -> node ids, reused per phase
+    for i, phase in enumerate(phases):
+        counts = phase.replicas_of()
+        free: list[tuple[int, str, int]] = []  # node, type, free GPUs
+        placed: list[tuple[int, Job, int]] = []
+        for name in [m for m in counts if m in by_name and m not in pinned]:
+            j = by_name[name]
+            for _ in range(counts[name]):
+                need = j.gpus_per_replica
+                fit = (k for k, (_, g, f) in enumerate(free) if g == j.gpu and f >= need)
+                k = next(fit, None)
+                if k is None:
+                    used = sum(1 for _, g, _ in free if g == j.gpu)
+                    if used == len(nodes[j.gpu]):
+                        nodes[j.gpu].append(_next_id(nodes))
+                    free.append((nodes[j.gpu][used], j.gpu, max(node_gpus, j.gpus_per_replica)))
+                    k = len(free) - 1
+                node, g, f = free[k]
+                free[k] = (node, g, f - j.gpus_per_replica)
+                placed.append((node, j, 1))
+        ends = {
+            m: t + by_name[m].load_s + share[(i, m)] / (counts[m] * by_name[m].gpus_per_replica)
+            for m in counts
+            if m in by_name and m not in pinned
+        }
+        end = max(ends.values(), default=t)
+        merged: dict[tuple[int, str], int] = defaultdict(int)
+        for node, j, r in placed:
+            merged[(node, j.model)] += r
+        segments += [
+            Segment(
+                node,
+                by_name[m].gpu,
+                m,
+                r,
+                r * by_name[m].gpus_per_replica,
+                t,
+                by_name[m].load_s,
+                end,  # the executor holds the phase's deployment until it drains
+            )
+            for (node, m), r in merged.items()
+        ]
+        t = end
+    for m in pinned:
+        j = by_name[m]
+        r = max((p.replicas_of().get(m, 0) for p in phases), default=0) or j.replicas
+        take = math.ceil(r * j.gpus_per_replica / node_gpus)
+        per = max(1, node_gpus // j.gpus_per_replica)
+        for k in range(take):
+            n = min(per, r - k * per)
+            nodes[j.gpu].append(node := _next_id(nodes))
+            end = max(t, j.load_s + j.gpu_s / (r * j.gpus_per_replica))
+            segments.append(Segment(node, j.gpu, m, n, n * j.gpus_per_replica, 0.0, j.load_s, end))
+    billed = sorted({g.node for g in segments})
+    work = [j for j in jobs if j.gpu_s > 0]
+    return Schedule(
+        "phased",
+        tuple(segments),
+        dict.fromkeys(billed, node_gpus),
+        sum(j.gpu_s for j in work),
+        lower_bound_gpu_s(work, node_gpus),
+    )
+
+
+def _next_id(nodes: Mapping[str, list[int]]) -> int:
+    return 1 + max((n for ids in nodes.values() for n in ids), default=-1)
+
+
+def _phase_shares(
+    phases: Sequence[Phase], by_name: Mapping[str, Job], pinned: Sequence[str]
+) -> dict[tuple[int, str], float]:
+    """GPU-seconds of each model's work done in each phase: all of it in the phase that serves
+    it (a companion served in several phases splits its work evenly over them)."""
+    where: dict[str, list[int]] = defaultdict(list)
+    for i, p in enumerate(phases):
+        for m in p.replicas_of():
+            if m in by_name and m not in pinned:
+                where[m].append(i)
+    return {(i, m): by_name[m].gpu_s / len(ids) for m, ids in where.items() for i in ids}
