@@ -5,11 +5,13 @@ run its episodes, drain, release, then the next. ``from_schedule`` turns the pla
 deployment schedule (sweep/schedule.py) into such phases: models in the order the schedule
 starts them, each with the most replicas the schedule serves it with at once, packed greedily
 into a phase while the phase's replicas fit the cluster's GPUs of each type and its models stay
-within ``cluster.max_concurrent_models``. A model that other models' episodes call (a
-swap_model shock's replacement) is served in the same phase as them; a ``pinned`` model (the
-inline judge) is served in every phase. ``by_cap`` is the rule without a schedule (the
-catalogue's replicas, models in order of appearance). ``render`` lays phases out on nodes as a
-``Schedule``, so the planner can price what the executor runs. See docs/design/cost.md.
+within ``cluster.max_concurrent_models``; then each model of a phase keeps only the replicas
+that finish its work with the phase's slowest model (the phase holds them until it drains). A
+model that other models' episodes call (a swap_model shock's replacement) is served in the same
+phase as them; a ``pinned`` model (the inline judge) is served in every phase. ``by_cap`` is
+the rule without a schedule (the catalogue's replicas, models in order of appearance).
+``render`` lays phases out on nodes as a ``Schedule``, so the planner can price what the
+executor runs. See docs/design/cost.md.
 """
 
 from __future__ import annotations
@@ -149,7 +151,7 @@ def from_schedule(
     phases: list[dict[str, int]] = []
     for group in groups:
         _check_cap(group, cap)
-        want = {m: served[m].peak for m in group if m in served}
+        want = _sized({m: served[m].peak for m in group if m in served}, served)
         if phases and _fits({**phases[-1], **want}, served, capacity, cap):
             phases[-1].update(want)
         else:
@@ -163,9 +165,23 @@ def from_schedule(
     out = []
     for i, p in enumerate(phases):
         names = [m for m in p if m in wanted] + (rest if i == 0 else [])
-        counts = {**p, **{m: served[m].peak for m in pinned}}
+        counts = {**_sized(p, served), **{m: served[m].peak for m in pinned}}
         out.append(Phase(tuple(names), tuple(sorted(counts.items()))))
     return tuple(out)
+
+
+def _sized(counts: Mapping[str, int], served: Mapping[str, _Served]) -> dict[str, int]:
+    """Replicas that finish each model's work when the phase's slowest model (at ``counts``)
+    finishes, at most ``counts``: the phase holds every replica until it drains, so a model
+    with less work gets fewer (a swap_model replacement, a model sharing a phase)."""
+    rate = lambda m, r: r * served[m].gpus_per_replica  # noqa: E731
+    span = max((served[m].busy_gpu_s / rate(m, r) for m, r in counts.items()), default=0.0)
+    if span <= 0:
+        return dict(counts)
+    return {
+        m: min(r, max(1, math.ceil(served[m].busy_gpu_s / rate(m, 1) / span - 1e-9)))
+        for m, r in counts.items()
+    }
 
 
 def _need(counts: Mapping[str, int], served: Mapping[str, _Served]) -> dict[str, int]:

@@ -207,18 +207,10 @@ def serve_models(models: Iterable[ModelSpec], options: Mapping[str, Any]) -> Ser
 
 
 def runner_options(
-    options: Mapping[str, Any],
-    handle: ServeHandle,
-    n_runners: int = 1,
-    replicas: Mapping[str, int] | None = None,
+    options: Mapping[str, Any], handle: ServeHandle, n_runners: int = 1
 ) -> dict[str, Any]:
     """The ``backend=vllm`` options each runner's ``VllmBackend`` gets."""
-    return {
-        **options,
-        "base_url": handle.base_url,
-        "n_clients": max(1, n_runners),
-        "served_replicas": dict(replicas or {}),
-    }
+    return {**options, "base_url": handle.base_url, "n_clients": max(1, n_runners)}
 
 
 def _start_serve(serve: Any, o: ServeOptions) -> None:
@@ -430,7 +422,7 @@ def prepare_runners(
     handle = serve_models([with_replicas(m, replicas) for m in sweep_models(specs)], options)
     try:
         n = recount()
-        opts = runner_options(options, handle, n, replicas)
+        opts = {**runner_options(options, handle, n), "served_replicas": dict(replicas or {})}
     except BaseException:
         handle.shutdown()
         raise

@@ -414,3 +414,39 @@ def test_the_driver_waits_until_every_model_is_listed(monkeypatch: pytest.Monkey
         vllm_backend._wait_for_models(srv.url, ("tiny",), time.monotonic() + 5, o)
         with pytest.raises(ServeError, match=r"/models still lacks other after"):
             vllm_backend._wait_for_models(srv.url, ("tiny", "other"), time.monotonic() + 0.1, o)
+
+
+def test_a_phases_replicas_size_the_deployment_and_the_clients_admission(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The executor's deployment phase (sweep/phases.py) names replicas per model: Serve runs
+    exactly that many (unless backend.min/max_replicas say otherwise), and the runners' clients
+    admit calls for them, not for the catalogue's."""
+    from sweep.config import build, compose
+    from sweep.plan import plan
+
+    typed, _ = build(compose(["backend=vllm", "sweep.limit=4"]))
+    specs = plan(typed).specs
+    served: list[ModelSpec] = []
+
+    def fake_serve(models: Any, options: Any) -> ServeHandle:
+        served.extend(models)
+        return ServeHandle("http://10.0.0.1:8000/v1", "orgsweep", tuple(m.name for m in models))
+
+    monkeypatch.setattr(vllm_backend, "serve_models", fake_serve)
+    agent = specs[0].model
+    replicas = {agent.name: agent.replicas + 5}
+    setup = vllm_backend.prepare_runners(specs, {}, 4, lambda: 3, replicas)
+    by_name = {m.name: m for m in served}
+    assert by_name[agent.name].replicas == agent.replicas + 5
+    assert by_name[typed.judge.model.name].replicas == typed.judge.model.replicas  # not named
+    scaling = llm_config_kwargs(by_name[agent.name], {})["deployment_config"]["autoscaling_config"]
+    assert scaling == {"min_replicas": agent.replicas + 5, "max_replicas": agent.replicas + 5}
+    assert setup.runners == 3 and setup.runtime["served_replicas"] == replicas
+    client = VllmBackend(**{**dict(typed.backend.options), **setup.runtime})
+    catalogue = VllmBackend(
+        **{**dict(typed.backend.options), **setup.runtime, "served_replicas": {}}
+    )
+    assert client.client.admission_limit(agent) == pytest.approx(
+        catalogue.client.admission_limit(agent) * (agent.replicas + 5) / agent.replicas, abs=1
+    )

@@ -1,0 +1,208 @@
+"""The executor's deployment phases (sweep.phases): pure, from a schedule, no Ray; and the
+executor running them against the fake runner pool of test_dispatch (no Ray instance)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from agents.backends.setup import RunnerSetup
+from sweep import execute, phases, schedule
+from sweep.config import BackendConfig, ClusterConfig, build, compose
+from sweep.errors import UserError
+from sweep.phases import Phase
+from sweep.plan import plan
+from sweep.schedule import Job
+from tests.unit.sweep.test_deployment_schedule import jobs as schedule_jobs
+from tests.unit.sweep.test_dispatch import FakePool, Writer, ok
+
+H = 3600.0
+
+
+def jobs() -> list[Job]:
+    """The scheduler tests' jobs and a swap_model shock's replacement model."""
+    return [*schedule_jobs(), Job("swap", "H100", 1, 0.5 * H, 100.0, replicas=1)]
+
+
+AGENTS = ["big", "mid", "small", "huge"]
+GPUS = {"H100": 32, "H200": 16}
+
+
+def sched(judge: str = "deferred") -> schedule.Schedule:
+    js = [
+        dataclasses.replace(j, deferred=judge == "deferred", pinned=judge == "inline")
+        if j.model == "judge"
+        else j
+        for j in jobs()
+    ]
+    return schedule.scheduled(js, schedule.nodes_of(GPUS))
+
+
+def planned(judge: str = "deferred", cap: int | None = None) -> tuple[Phase, ...]:
+    return phases.from_schedule(
+        sched(judge),
+        AGENTS,
+        cap=cap,
+        companions={"big": {"swap"}},
+        pinned=["judge"] if judge == "inline" else [],
+        last=["judge"] if judge == "deferred" else [],
+    )
+
+
+def gpus_by_type_of(p: Phase, gpu: str) -> dict[str, int]:
+    kind = {j.model: j for j in jobs()}
+    return {m: r * kind[m].gpus_per_replica for m, r in p.replicas if kind[m].gpu == gpu}
+
+
+def gpus_by_type(p: Phase) -> dict[str, int]:
+    kind = {j.model: j for j in jobs()}
+    out: dict[str, int] = {}
+    for m, r in p.replicas:
+        out[kind[m].gpu] = out.get(kind[m].gpu, 0) + r * kind[m].gpus_per_replica
+    return out
+
+
+def test_every_agent_model_runs_in_exactly_one_phase_that_fits_the_cluster() -> None:
+    ps = planned()
+    assert sorted(m for p in ps for m in p.agents) == sorted(AGENTS)
+    for p in ps:
+        assert all(n <= GPUS[t] for t, n in gpus_by_type(p).items())
+        assert all(r >= 1 for _, r in p.replicas)
+
+
+def test_the_model_with_most_work_gets_the_replicas_the_schedule_serves_it_with() -> None:
+    peak = sum(g.replicas for g in sched().segments if g.model == "big" and g.start_s == 0.0)
+    first = planned()[0]
+    assert "big" in first.agents and peak > 4  # catalogue: 4
+    beside = sum(n for m, n in gpus_by_type_of(first, "H100").items() if m != "big")
+    assert first.replicas_of()["big"] == min(peak, (GPUS["H100"] - beside) // 2)
+
+
+def test_a_model_with_less_work_gets_the_replicas_that_finish_with_the_phase() -> None:
+    first = planned()[0].replicas_of()
+    served = {j.model: j for j in jobs()}
+    span = served["big"].gpu_s / (first["big"] * served["big"].gpus_per_replica)
+    for m, r in first.items():  # ends by the slowest's end, and one replica fewer would not
+        rate = served[m].gpus_per_replica
+        assert served[m].gpu_s / (r * rate) <= span * (1 + 1e-9)
+        assert r == 1 or served[m].gpu_s / ((r - 1) * rate) > span
+    assert first["swap"] < 8  # the schedule gave it a whole node
+
+
+def test_a_swap_models_replacement_is_served_beside_the_model_it_replaces() -> None:
+    for p in planned():
+        if "big" in p.agents:
+            assert "swap" in p.replicas_of()
+    assert sum("swap" in p.replicas_of() for p in planned()) == 1
+
+
+def test_the_deferred_judge_has_a_final_phase_and_the_inline_judge_is_in_every_phase() -> None:
+    deferred = planned("deferred")
+    assert deferred[-1] == Phase((), (("judge", 1),))
+    assert all("judge" not in p.replicas_of() for p in deferred[:-1])
+    inline = planned("inline")
+    assert all(p.replicas_of().get("judge") == 1 for p in inline)
+    for p in inline:  # the judge's node is not lent to the agents
+        assert gpus_by_type(p)["H100"] <= GPUS["H100"]
+
+
+def test_max_concurrent_models_caps_every_phase() -> None:
+    for cap in (2, 3):
+        ps = planned(cap=cap)
+        assert all(len(p.replicas) <= cap for p in ps[:-1])  # the judge's pass is its own
+        assert sorted(m for p in ps for m in p.agents) == sorted(AGENTS)
+    assert len(planned(cap=2)) > len(planned())
+
+
+def test_a_cap_below_a_model_and_its_swap_replacement_is_a_clear_error() -> None:
+    with pytest.raises(UserError, match="max_concurrent_models to 2"):
+        planned(cap=1)
+    with pytest.raises(UserError, match="max_concurrent_models to 2"):
+        phases.by_cap(["big", "mid"], 1, {"big": {"swap"}})
+
+
+def test_without_a_schedule_the_cap_groups_models_in_order_of_appearance() -> None:
+    assert phases.by_cap(["a", "b", "c"], 2) == (Phase(("a", "b")), Phase(("c",)))
+    assert phases.by_cap(["a", "b", "c"], None) == (Phase(("a", "b", "c")),)
+    # a companion joins its model's phase; it runs no episodes of its own here
+    assert phases.by_cap(["a", "b"], 2, {"b": {"x"}}) == (Phase(("a",)), Phase(("b",)))
+
+
+def test_the_rendered_phases_run_one_after_another_and_hold_their_nodes_to_the_drain() -> None:
+    ps = planned()
+    r = phases.render(ps, jobs(), 8)
+    starts = sorted({g.start_s for g in r.segments})
+    assert len(starts) == len(ps)  # one start per phase: nothing overlaps a drain
+    for t in starts:
+        ends = {g.end_s for g in r.segments if g.start_s == t}
+        assert len(ends) == 1  # every replica of a phase is released at its drain
+    assert r.work_gpu_s == pytest.approx(sum(j.gpu_s for j in jobs()))
+    assert r.billed_gpu_s >= r.lower_bound_gpu_s and 0 < r.busy_share <= 1
+    today = schedule.all_at_once(jobs())
+    assert r.billed_gpu_s < today.billed_gpu_s
+
+
+# ---- the executor runs the phases ----------------------------------------------------------
+
+
+def test_execute_runs_each_phase_with_its_replicas_and_only_its_episodes(monkeypatch) -> None:
+    specs = list(plan(build(compose(["sweep=smoke", "sweep.limit=12"]))[0]).specs)
+    models = list(dict.fromkeys(s.model.name for s in specs))
+    assert len(models) >= 2
+    plan_ = (Phase((models[1],), ((models[1], 3),)), Phase(tuple(models[::2]), ((models[0], 5),)))
+    pool = FakePool(ok)
+    deployed: list[tuple[set[str], dict[str, int]]] = []
+    stopped: list[int] = []
+
+    class Serving:
+        def shutdown(self) -> None:
+            stopped.append(len(deployed))
+
+    def prepare(batch, options, runners, recount, replicas) -> RunnerSetup:
+        assert not stopped or stopped[-1] == len(deployed)  # the last phase was released
+        deployed.append(({s.model.name for s in batch}, dict(replicas)))
+        return RunnerSetup(recount(), {"base_url": "http://x"}, Serving())
+
+    monkeypatch.setattr(execute, "ray", pool)
+    monkeypatch.setattr(execute, "EpisodeRunner", pool)
+    monkeypatch.setattr(execute, "start_ray", lambda cluster: False)
+    monkeypatch.setattr(execute, "backend_hook", lambda name, trait: prepare)
+    monkeypatch.setattr(execute, "episodes_per_runner", lambda *a: 2)
+    cluster = dataclasses.replace(ClusterConfig(), runners=2, retry_backoff_s=0.0)
+    work = [(s, 1) for s in specs if s.model.name in models[:3]]
+    prog = execute.execute(work, Writer(), BackendConfig("vllm"), cluster, plan=plan_)
+    assert prog.done == len(work)
+    assert deployed == [
+        ({models[1]}, {models[1]: 3}),
+        (set(models[::2][:2]) & {s.model.name for s, _ in work}, {models[0]: 5}),
+    ]
+    assert stopped == [1, 2]  # each deployment released after its phase drained
+    assert pool.calls[: sum(s.model.name == models[1] for s, _ in work)] == [
+        (s.episode_id, 1) for s, _ in execute.longest_first(work) if s.model.name == models[1]
+    ]
+
+
+def test_an_episode_no_phase_serves_is_refused() -> None:
+    specs = list(plan(build(compose(["sweep.limit=2"]))[0]).specs)
+    with pytest.raises(UserError, match="no deployment phase serves"):
+        execute.split([(specs[0], 1)], (Phase(("nobody",)),))
+
+
+def test_a_launch_follows_the_planner_only_for_a_backend_that_serves_its_models() -> None:
+    from sweep.plan_cost import executor_phases
+
+    def for_(*overrides: str) -> Any:
+        cfg = compose(["sweep=smoke", *overrides])
+        typed, _ = build(cfg)
+        return executor_phases(cfg, typed, plan(typed).specs), typed
+
+    assert for_()[0] is None  # sim: the executor's one phase (or the cap's)
+    local, typed = for_("backend=vllm", "cluster.max_concurrent_models=1")
+    assert [p.agents for p in local] == [(m,) for m in dict.fromkeys(typed.blocks[0].models)]
+    assert all(p.replicas == () for p in local)  # no GPUs declared: the catalogue's replicas
+    ray_, typed = for_("backend=vllm", "cluster=ray")
+    judge = typed.judge.model.name
+    assert all(p.replicas_of().get(judge) for p in ray_)  # judged inline: served in every phase
+    assert sorted(m for p in ray_ for m in p.agents) == sorted(set(typed.blocks[0].models))
