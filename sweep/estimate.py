@@ -114,17 +114,18 @@ def estimate(
         [Job(**{**asdict(j), "deferred": False, "pinned": False}) for j in jobs],
         cfg.cluster.gpus_per_node,
     )
+    # The executor judges inline: its phases serve the judge in each (sweep/phases.py), whatever
+    # cost.judge prices in the per-node schedule.
     judges = {spec.judge.model.name for spec in p.specs}
-    pinned = judges if settings.judge == "inline" else set()
+    inline = plan_s if settings.judge == "inline" else _inline_schedule(jobs, nodes, cfg)
     ph = phases.from_schedule(
-        plan_s,
+        inline,
         list(dict.fromkeys(spec.model.name for spec in p.specs)),
         cap=cfg.cluster.max_concurrent_models,
         companions=phases.companions(p.specs),
-        pinned=pinned,
-        last=judges - pinned,
+        pinned=judges,
     )
-    executed = phases.render(ph, jobs, cfg.cluster.gpus_per_node, pinned)
+    executed = phases.render(ph, jobs, cfg.cluster.gpus_per_node, judges)
     if (cap := cfg.cluster.max_concurrent_models) and plan_s.peak_models() > cap:
         notes += (
             f"cluster.max_concurrent_models={cap}: the per-node schedule would serve "
@@ -138,6 +139,12 @@ def estimate(
         for r in rows
     ]
     return CostEstimate(tuple(rows), plan_s, today, prices, notes, source, ph, executed)
+
+
+def _inline_schedule(jobs: Sequence[Job], nodes: Sequence[str], cfg: SweepConfig) -> Schedule:
+    """The per-node schedule with the judge served beside the agents (``cost.judge=inline``)."""
+    pinned = [Job(**{**asdict(j), "deferred": False, "pinned": j.deferred}) for j in jobs]
+    return schedule.scheduled(pinned, nodes, cfg.cluster.gpus_per_node)
 
 
 Totals = dict[tuple[str, str], tokens.ModelTokens]
@@ -239,8 +246,9 @@ def _notes(cfg: SweepConfig, s: cost.CostSettings, jobs: Sequence[Job]) -> tuple
         )
     if jobs and s.judge == "deferred":
         notes.append(
-            "judge: deferred (its own pass after the agents, cost.judge=inline to serve "
-            "it beside them); the executor still judges inline today"
+            "judge: deferred prices the judge as its own pass after the agents; the executor "
+            "does not run that pass yet and judges inline (its phases below serve the judge "
+            "in each); cost.judge=inline (the default) plans what a launch runs"
         )
     swap = {sh.model.name for b in cfg.blocks for sh in b.shocks if sh is not None and sh.model}
     if swap & {j.model for j in jobs}:

@@ -4,8 +4,10 @@ Pure. The executor (sweep/execute.py) runs phases one after another: deploy the 
 run its episodes, drain, release, then the next. ``from_schedule`` turns the planner's
 deployment schedule (sweep/schedule.py) into such phases: models in the order the schedule
 starts them, each with the most replicas the schedule serves it with at once, packed greedily
-into a phase while the phase's replicas fit the cluster's GPUs of each type and its models stay
-within ``cluster.max_concurrent_models``; then each model of a phase keeps only the replicas
+into the phase where it adds the least billed GPU-time (a phase's span times the GPUs it holds,
+the inline judge's included), or into a phase of its own when that bills clearly less (``JOIN``),
+while a phase's replicas fit the cluster's GPUs of each type and its models stay within
+``cluster.max_concurrent_models``; then each model of a phase keeps only the replicas
 that finish its work with the phase's slowest model (the phase holds them until it drains). A
 model that other models' episodes call (a swap_model shock's replacement) is served in the same
 phase as them; a ``pinned`` model (the inline judge) is served in every phase. ``by_cap`` is
@@ -52,6 +54,14 @@ class _Served:
     start_s: float
     peak: int  # most replicas at one instant
     busy_gpu_s: float
+    load_s: float
+
+    def span_s(self, replicas: int) -> float:
+        """Seconds to load and serve all its work on ``replicas``."""
+        return self.load_s + self.busy_gpu_s / (replicas * self.gpus_per_replica)
+
+
+JOIN = 1.25  # a model joins a phase when that adds at most this times what a phase of its own bills
 
 
 def _served(s: Schedule) -> dict[str, _Served]:
@@ -67,6 +77,7 @@ def _served(s: Schedule) -> dict[str, _Served]:
             min(g.start_s for g in segs),
             peak,
             sum((g.end_s - g.start_s - g.load_s) * g.gpus for g in segs),
+            segs[0].load_s,
         )
     return out
 
@@ -148,14 +159,22 @@ def from_schedule(
     in_schedule = [m for m in agents if m in served and m not in pinned and m not in final]
     groups = _groups(sorted(in_schedule, key=start), companions or {})
     groups = [[m for m in g if m not in pinned] for g in groups]
+    held = sum(served[m].peak * served[m].gpus_per_replica for m in pinned)
+    bill = lambda counts: _billed_gpu_s(_sized(counts, served), served, held)  # noqa: E731
     phases: list[dict[str, int]] = []
     for group in groups:
         _check_cap(group, cap)
-        want = _sized({m: served[m].peak for m in group if m in served}, served)
-        if phases and _fits({**phases[-1], **want}, served, capacity, cap):
-            phases[-1].update(want)
+        peaks = {m: served[m].peak for m in group if m in served}
+        want = _shrunk(_sized(peaks, served), served, capacity)
+        joins = [
+            (bill({**p, **want}) - bill(p), i)
+            for i, p in enumerate(phases)
+            if _fits(_sized({**p, **want}, served), served, capacity, cap)
+        ]
+        if joins and min(joins)[0] <= JOIN * bill(want):
+            phases[min(joins)[1]].update(want)
         else:
-            phases.append(_shrunk(want, served, capacity))
+            phases.append(want)
     if final:
         phases.append(_shrunk({m: served[m].peak for m in final}, served, capacity))
     rest = [m for m in agents if m not in served and m not in pinned]
@@ -165,7 +184,7 @@ def from_schedule(
     out = []
     for i, p in enumerate(phases):
         names = [m for m in p if m in wanted] + (rest if i == 0 else [])
-        counts = {**_sized(p, served), **{m: served[m].peak for m in pinned}}
+        counts = {**(_sized(p, served) if p else {}), **{m: served[m].peak for m in pinned}}
         out.append(Phase(tuple(names), tuple(sorted(counts.items()))))
     return tuple(out)
 
@@ -182,6 +201,13 @@ def _sized(counts: Mapping[str, int], served: Mapping[str, _Served]) -> dict[str
         m: min(r, max(1, math.ceil(served[m].busy_gpu_s / rate(m, 1) / span - 1e-9)))
         for m, r in counts.items()
     }
+
+
+def _billed_gpu_s(counts: Mapping[str, int], served: Mapping[str, _Served], held: int) -> float:
+    """What a phase bills: its span (the slowest model's load and work) times the GPUs its
+    replicas hold, plus ``held`` GPUs served through every phase (the inline judge)."""
+    span = max((served[m].span_s(r) for m, r in counts.items()), default=0.0)
+    return span * (sum(_need(counts, served).values()) + held)
 
 
 def _need(counts: Mapping[str, int], served: Mapping[str, _Served]) -> dict[str, int]:

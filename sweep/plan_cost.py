@@ -55,11 +55,7 @@ def executor_phases(cfg: DictConfig, typed: SweepConfig, specs: Sequence[Episode
     agents = list(dict.fromkeys(s.model.name for s in specs))
     if not typed.cluster.gpus_by_type:
         return by_cap(agents, typed.cluster.max_concurrent_models, companions(specs))
-    with open_dict(cfg):
-        inline = OmegaConf.merge(cfg, {"cost": {"judge": "inline"}})
-    assert isinstance(inline, DictConfig)
-    e = plan_estimate(inline, typed, Plan(tuple(specs), {}), None)
-    return e.phases or None
+    return plan_estimate(cfg, typed, Plan(tuple(specs), {}), None).phases or None
 
 
 def _check_gpus(gpus: Mapping[str, Any] | None) -> None:
