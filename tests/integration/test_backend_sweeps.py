@@ -118,3 +118,54 @@ def test_runner_pool_fits_the_cpus_serving_leaves(
     assert 1 <= seen["n_runners"] == int(seen["free_cpus"]) < int(ray.cluster_resources()["CPU"])
     runs = load(res).runs.collect()
     assert runs.height == 3 and set(runs["status"]) == {"ok"}
+
+
+@pytest.mark.integration
+def test_a_launch_deploys_the_planned_phases_one_after_another(
+    ray_local: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """With the cluster's GPUs declared, a vllm launch deploys the planner's phases
+    (sweep/phases.py) in order, each with its replicas, releasing one before the next."""
+    from analysis import load
+    from sweep.cli import main
+    from sweep.config import build, compose
+    from sweep.plan import plan
+    from sweep.plan_cost import executor_phases
+
+    deployed: list[dict[str, int]] = []
+    live: list[str] = []
+
+    class Serving:
+        def __init__(self, base_url: str, models: tuple[str, ...]):
+            self.base_url, self.models = base_url, models
+
+        def shutdown(self) -> None:
+            live.remove(",".join(self.models))
+
+    def fake_serve(models: Any, options: Any) -> Serving:
+        assert not live, "a phase was deployed before the last was released"
+        deployed.append({m.name: m.replicas for m in models})
+        live.append(",".join(m.name for m in models))
+        return Serving(srv.url, tuple(m.name for m in models))
+
+    monkeypatch.setattr(vllm_backend, "serve_models", fake_serve)
+    res = str(tmp_path / "r")
+    args = [
+        "backend=vllm",
+        "allow_unpinned=true",
+        "sweep.limit=3",
+        "cluster.gpus_by_type={H100:16,H200:16}",
+        f"results_dir={res}",
+    ]
+    cfg = compose(args)
+    typed, _ = build(cfg)
+    planned = executor_phases(cfg, typed, plan(typed).specs)
+    assert planned is not None and len(planned) >= 2
+    with FakeOpenAIServer() as srv:
+        rc = main(["launch", *args, "--no-progress"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert deployed == [p.replicas_of() for p in planned] and not live
+    assert out.count("deployment phase ") == len(planned)
+    runs = load(res).runs.collect()
+    assert runs.height == 3 and set(runs["status"]) == {"ok"}
