@@ -16,6 +16,7 @@ from typing import Any
 from agents.catalogue import ModelSpec
 from sweep import cost, phases, schedule, tokens
 from sweep.config import SweepConfig
+from sweep.errors import UserError
 from sweep.phases import Phase
 from sweep.plan import Plan
 from sweep.schedule import Job, Schedule
@@ -114,22 +115,13 @@ def estimate(
         [Job(**{**asdict(j), "deferred": False, "pinned": False}) for j in jobs],
         cfg.cluster.gpus_per_node,
     )
-    # The executor judges inline: its phases serve the judge in each (sweep/phases.py), whatever
-    # cost.judge prices in the per-node schedule.
-    judges = {spec.judge.model.name for spec in p.specs}
-    inline = plan_s if settings.judge == "inline" else _inline_schedule(jobs, nodes, cfg)
-    ph = phases.from_schedule(
-        inline,
-        list(dict.fromkeys(spec.model.name for spec in p.specs)),
-        cap=cfg.cluster.max_concurrent_models,
-        companions=phases.companions(p.specs),
-        pinned=judges,
-    )
-    executed = phases.render(ph, jobs, cfg.cluster.gpus_per_node, judges)
-    if (cap := cfg.cluster.max_concurrent_models) and plan_s.peak_models() > cap:
+    ph, executed, why = _executor(cfg, p, settings, jobs, nodes, plan_s)
+    notes += why
+    cap = cfg.cluster.max_concurrent_models
+    if executed is not None and cap and plan_s.peak_models() > cap:
         notes += (
             f"cluster.max_concurrent_models={cap}: the per-node schedule would serve "
-            f"{plan_s.peak_models()} models at once; 'scheduled' is the executor's phases instead",
+            f"{plan_s.peak_models()} models at once; 'scheduled' is the executor's phases",
         )
         plan_s = executed
     billed = _billed_by_model(plan_s)
@@ -139,6 +131,32 @@ def estimate(
         for r in rows
     ]
     return CostEstimate(tuple(rows), plan_s, today, prices, notes, source, ph, executed)
+
+
+def _executor(
+    cfg: SweepConfig,
+    p: Plan,
+    settings: cost.CostSettings,
+    jobs: Sequence[Job],
+    nodes: Sequence[str],
+    plan_s: Schedule,
+) -> tuple[tuple[Phase, ...], Schedule | None, tuple[str, ...]]:
+    """The executor's phases (sweep/phases.py), laid out on the nodes, and a note when there
+    are none. The executor judges inline: its phases serve the judge in each, whatever
+    ``cost.judge`` prices in the per-node schedule."""
+    judges = {spec.judge.model.name for spec in p.specs}
+    try:
+        inline = plan_s if settings.judge == "inline" else _inline_schedule(jobs, nodes, cfg)
+    except UserError as e:  # planned deferred, but the executor could not run it inline
+        return (), None, (f"no executor phases: {e}",)
+    ph = phases.from_schedule(
+        inline,
+        list(dict.fromkeys(spec.model.name for spec in p.specs)),
+        cap=cfg.cluster.max_concurrent_models,
+        companions=phases.companions(p.specs),
+        pinned=judges,
+    )
+    return ph, phases.render(ph, jobs, cfg.cluster.gpus_per_node, judges), ()
 
 
 def _inline_schedule(jobs: Sequence[Job], nodes: Sequence[str], cfg: SweepConfig) -> Schedule:

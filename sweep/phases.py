@@ -144,8 +144,8 @@ def from_schedule(
 ) -> tuple[Phase, ...]:
     """The executor's phases for ``s`` (module docstring). ``agents``: the models whose episodes
     run; models the schedule does not serve (hosted, no work) go in the first phase with the
-    catalogue's replicas. ``last``: models served in a final phase of their own (the judge's
-    deferred pass)."""
+    catalogue's replicas, and so do those that are also the judge. ``last``: models served in a
+    final phase of their own (the judge's deferred pass)."""
     served = _served(s)
     capacity: dict[str, int] = defaultdict(int)
     gpu_of = {g.node: g.gpu for g in s.segments}
@@ -177,7 +177,8 @@ def from_schedule(
             phases.append(want)
     if final:
         phases.append(_shrunk({m: served[m].peak for m in final}, served, capacity))
-    rest = [m for m in agents if m not in served and m not in pinned]
+    # not served by the schedule, or also the judge (self-judging): run in the first phase
+    rest = [m for m in agents if m not in in_schedule]
     if not phases:
         phases.append({})
     wanted = set(agents)

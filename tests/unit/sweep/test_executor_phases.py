@@ -206,3 +206,10 @@ def test_a_launch_follows_the_planner_only_for_a_backend_that_serves_its_models(
     judge = typed.judge.model.name
     assert all(p.replicas_of().get(judge) for p in ray_)  # judged inline: served in every phase
     assert sorted(m for p in ray_ for m in p.agents) == sorted(set(typed.blocks[0].models))
+
+
+def test_a_model_that_is_also_the_judge_runs_its_episodes_in_the_first_phase() -> None:
+    ps = phases.from_schedule(sched("inline"), [*AGENTS, "judge"], pinned=["judge"])
+    assert "judge" in ps[0].agents and all("judge" not in p.agents for p in ps[1:])
+    work = [m for p in ps for m in p.agents]
+    assert sorted(work) == sorted([*AGENTS, "judge"])  # each model's episodes in one phase

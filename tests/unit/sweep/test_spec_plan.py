@@ -116,6 +116,8 @@ def test_episodes_per_runner_fill_the_engines_twice_over(smoke) -> None:
     assert episodes_per_runner(par, "vllm", {**openai, "max_replicas": 1}, runners=4) == 20
     # Serve's autoscaling floor above the model's replicas: slots for the 8 Serve keeps.
     assert episodes_per_runner(par, "vllm", {**openai, "min_replicas": 8}, runners=4) == 160
+    # A deployment phase's replicas (sweep/phases.py) in place of the catalogue's 4.
+    assert episodes_per_runner(par, "vllm", openai, runners=4, replicas={"m": 12}) == 240
     # The sim has no engine; a tiny engine never starves a runner; a huge one is capped.
     assert episodes_per_runner(par, "sim", {}, runners=4) == FLOOR
     assert episodes_per_runner(par, "openai", {"max_in_flight": 8}, runners=4) == FLOOR
