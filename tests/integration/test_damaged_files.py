@@ -16,6 +16,7 @@ import pytest
 from analysis import load
 from sweep.cli import main
 from sweep.results.store import StoreWarning
+from sweep.results.verify import DamagedCommitWarning
 
 pytestmark = pytest.mark.integration
 
@@ -147,3 +148,61 @@ def test_a_foreign_or_mismatched_runs_part_is_skipped_by_name(
             assert "6 already committed, 0 to run" in capsys.readouterr().out
     with pytest.warns(StoreWarning, match=named.split(":")[0]):
         assert load(str(res)).runs.collect().height == 6  # every commit still counted once
+
+
+def _episodes_in(part: Path) -> set[str]:
+    return set(pq.read_table(part, columns=["episode_id"]).column("episode_id").to_pylist())
+
+
+def test_a_truncated_agents_part_and_a_garbage_transcripts_part_are_re_run_once(
+    ensure_ray: Callable[[], None], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Acceptance of issue 18, item 2, through the CLI: readers warn, the next launch warns and
+    re-runs exactly the affected episodes, then each is counted once in every table."""
+    ensure_ray()
+    res = tmp_path / "r"
+    argv = ["launch", f"results_dir={res}", "sweep.limit=8", "cluster.flush_rows=1"]
+    assert main([*argv, "--no-progress"]) == 0  # one commit (one part per table) per episode
+    agents = sorted((res / "agents").glob("part-*.parquet"))
+    transcripts = sorted((res / "transcripts").glob("part-*.parquet"))
+    assert len(agents) == len(transcripts) >= 3  # episodes finishing together share one
+    hit = _episodes_in(agents[0]) | _episodes_in(transcripts[-1])
+    n = len(hit)
+    assert 2 <= n < 8
+    agents[0].write_bytes(agents[0].read_bytes()[: agents[0].stat().st_size // 2])
+    transcripts[-1].write_bytes(b"garbage, not parquet")
+    capsys.readouterr()
+
+    for reader in (["query", str(res), "SELECT count(*) AS n FROM runs"], ["report", str(res)]):
+        with pytest.warns(DamagedCommitWarning, match=rf"^{n} committed episode\(s\)"):
+            assert main(reader) == 0
+    capsys.readouterr()
+    assert main(["check", str(res)]) == 1
+    found = capsys.readouterr().out
+    assert found.count("\nunreadable ") == 2 and found.count("\ndamaged ") == 2
+    assert all(e in found for e in hit)
+
+    assert main([*argv, "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert f"warning: {n} committed episode(s) lost rows" in out
+    assert f"8 planned, {8 - n} already committed, {n} to run" in out
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DamagedCommitWarning)  # nothing damaged any more
+        warnings.simplefilter("ignore", StoreWarning)  # the two damaged files are still there
+        results = load(str(res))
+        runs = results.runs.collect()
+        agents_rows = results.agents.collect()
+        transcripts_rows = results.transcripts.collect()
+    attempts = dict(zip(runs["episode_id"], runs["attempt"], strict=True))
+    assert len(attempts) == runs.height == 8  # one row per episode (one step each)
+    assert {e for e, a in attempts.items() if a == 2} == hit
+    assert set(attempts.values()) == {1, 2}
+    for table, frame, column in (
+        ("agents", agents_rows, "n_agent_rows"),
+        ("transcripts", transcripts_rows, "n_transcript_rows"),
+    ):
+        per_episode = frame.group_by("episode_id").len()
+        counted = dict(zip(per_episode["episode_id"], per_episode["len"], strict=True))
+        expected = dict(zip(runs["episode_id"], runs[column], strict=True))
+        assert counted == expected, table  # every row once, none lost
