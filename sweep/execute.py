@@ -28,6 +28,7 @@ from agents.backends.chat import InfraError, SetupError
 from sweep.config import BackendConfig, ClusterConfig
 from sweep.episode import EpisodeRows, failed_rows, run_episode
 from sweep.errors import UserError
+from sweep.ray_leftovers import marked, stop_leftovers
 from sweep.results.store import BufferedWriter
 from sweep.retry import retry_delay
 from sweep.schedule import longest_first
@@ -110,8 +111,11 @@ def start_ray(cluster: ClusterConfig) -> bool:
     if "RAY_TMPDIR" not in os.environ and len(tempfile.gettempdir()) > 40:
         os.environ["RAY_TMPDIR"] = "/tmp"
     # address="local": always a fresh instance of our own, never someone else's on this host.
+    # Agents of a kill -9'd launch's instance outlive it by a minute: stop them (by pid) first.
+    stop_leftovers()
     try:
-        ray.init(address="local", num_cpus=cluster.num_cpus or os.cpu_count() or 2, **kwargs)
+        with marked():  # its processes name this driver, for the next launch's stop_leftovers
+            ray.init(address="local", num_cpus=cluster.num_cpus or os.cpu_count() or 2, **kwargs)
     except Exception as e:  # e.g. "node timed out during startup" on an overloaded machine
         raise SetupError(f"could not start a local Ray instance: {e}; retry the launch") from e
     handle_sigterm()  # ray.init replaced the handler
