@@ -46,6 +46,7 @@ class CheckReport:
     planned: int | None  # episodes of plan.parquet (None: no readable plan)
     committed: int | None  # episodes with a whole commit, ok or failed (None: runs unusable)
     to_run: int | None  # what the next launch runs (without --retry-failed)
+    failed: int | None = None  # committed as failed: re-run only with --retry-failed
 
     @property
     def clean(self) -> bool:
@@ -87,9 +88,9 @@ def check(uri: str) -> CheckReport:
     to_run = None
     if plan_ids is not None and whole is not None:
         to_run = sum(committed.get(i, "damaged") == "damaged" for i in plan_ids)
-    return CheckReport(
-        store.uri, tuple(out), None if plan_ids is None else len(plan_ids), whole, to_run
-    )
+    failed = sum(s == "failed" for s in committed.values()) if whole is not None else None
+    planned = None if plan_ids is None else len(plan_ids)
+    return CheckReport(store.uri, tuple(out), planned, whole, to_run, failed)
 
 
 def _manifest(store: ResultStore) -> list[Finding]:
@@ -272,6 +273,8 @@ def lines(report: CheckReport) -> list[str]:
         summary = "committed episodes unknown"
     elif report.planned is not None:
         summary += f" of {report.planned} planned; the next launch runs {report.to_run}"
+    if report.failed:
+        summary += f"; {report.failed} failed (re-run with --retry-failed)"
     if report.clean:
         return [f"{report.results_dir}: clean ({summary})"]
     out = [f"{report.results_dir}: {len(report.findings)} finding(s) ({summary})"]

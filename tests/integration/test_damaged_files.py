@@ -187,6 +187,9 @@ def test_a_truncated_agents_part_and_a_garbage_transcripts_part_are_re_run_once(
     assert f"warning: {n} committed episode(s) lost rows" in out
     assert f"8 planned, {8 - n} already committed, {n} to run" in out
 
+    assert main(["check", str(res)]) == 1  # the two damaged files are still there ...
+    found = capsys.readouterr().out
+    assert found.count("\nunreadable ") == 2 and "\ndamaged " not in found  # ... but nothing lost
     with warnings.catch_warnings():
         warnings.simplefilter("error", DamagedCommitWarning)  # nothing damaged any more
         warnings.simplefilter("ignore", StoreWarning)  # the two damaged files are still there

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sweep.check import check
+from sweep.check import check, lines
 from sweep.cli import main
 from sweep.lease import LEASE, Lease
 from sweep.results.store import ResultStore
@@ -72,6 +72,16 @@ def test_a_truncated_agents_part_and_a_garbage_transcripts_part(
         "unreadable",
         "unreadable",
     ]
+
+
+def test_failed_episodes_are_counted_apart(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    failed = _episode("e4")
+    failed["runs"][0]["status"] = "failed"
+    store.write_rows(failed)
+    report = check(store.uri)
+    assert report.clean and (report.committed, report.failed, report.to_run) == (4, 1, 0)
+    assert "; 1 failed (re-run with --retry-failed)" in lines(report)[0]
 
 
 def test_foreign_parts_and_files(tmp_path: Path) -> None:
