@@ -123,6 +123,12 @@ def test_leftovers_of_crashed_writers_and_compactions(tmp_path: Path) -> None:
         ("leftover", "agents/part-5-x.parquet.tmp"),
         ("leftover", "runs/part-7-m.parquet.replaces"),
     ]
+    from sweep.results.compact import compact
+
+    compact(store, min_parts=99)  # what the findings say: compact removes a table's leftovers
+    assert _kinds(store) == [("leftover", ".sweep.yaml.tmp")]
+    store.write_text("sweep.yaml", "sweep: test\n")  # ... and the next write, the root's
+    assert check(store.uri).clean
 
 
 def test_a_merge_in_its_grace_period_is_not_a_leftover(tmp_path: Path) -> None:
