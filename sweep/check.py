@@ -283,7 +283,8 @@ def lines(report: CheckReport) -> list[str]:
         if f.episodes:
             more = len(f.episodes) - SHOWN
             named = f": {', '.join(f.episodes[:SHOWN])}" + (f" and {more} more" if more > 0 else "")
-        where = "" if f.problem.startswith(f.path) else f"{f.path}: "  # a UserError names it
+        named_first = f.problem.split(" ", 1)[0].endswith(f.path.rsplit("/", 1)[-1])
+        where = "" if named_first else f"{f.path}: "  # a UserError's message names it first
         out.append(f"{f.kind:<10} {where}{f.problem}{named}")
         out.append(f"{'':<10} -> {f.action}")
     return out
