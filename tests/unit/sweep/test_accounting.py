@@ -115,3 +115,40 @@ def test_status_lines_put_spent_against_the_plan(tmp_path: Path) -> None:
     assert f"{s.gpu_h:,.2f} GPU-h" in text and f"agents {s.agent_gpu_h:,.2f}" in text
     assert f"planned at launch ({PLAN_COST}" in text and f"USD {pl_.usd:,.2f}" in text
     assert f"{s.gpu_h / pl_.work_gpu_h:.0%} of the work" in text
+
+
+def test_rescore_rows_carry_their_judges_gpu_time_and_usd() -> None:
+    from agents.judge import Verdict
+    from sweep.rescore import Job, _row_maker
+
+    _, typed, p = _smoke("backend=vllm")
+    spec = p.specs[0]
+    job = Job(("e", 1, "b", 0), spec.tasks[0], spec.mission, "text", 1)
+    v = Verdict(None, "", 1, 2000, 100, "unparsed")  # a failed judgement still cost its calls
+    row = _row_maker("s", "id", typed.judge, served=True)(job, v)
+    g, usd = cost.attributed_cost(typed.judge.model, 2000, 100, served=True)
+    assert row["judge_gpu_s"] == pytest.approx(g) and row["judge_cost_usd"] == pytest.approx(usd)
+    sim = _row_maker("s", "id", typed.judge, served=False)(job, v)
+    assert sim["judge_gpu_s"] is None and sim["judge_cost_usd"] is None
+
+
+def test_status_json_has_spent_and_planned(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from sweep.launch import manifest_text
+    from sweep.results.manifest import MANIFEST
+    from sweep.status import status
+
+    res = str(tmp_path / "r")
+    over = [f"results_dir={res}", "sweep.limit=2", "backend=vllm", "cluster=ray"]
+    cfg, typed, p = _smoke(*over)
+    store = ResultStore(res)
+    rows = asyncio.run(run_episode(p.specs[0], SimBackend()))  # the vllm engine's accounting
+    store.write_rows({"runs": rows.runs, "agents": rows.agents, "transcripts": rows.transcripts})
+    store.write_plan(p.ids)
+    store.write_text(MANIFEST, manifest_text(cfg, typed, p, ["sweep=smoke", *over]))
+    store_estimate(store, cfg, typed, p, lambda _: None)
+    con = Console(record=True, width=200)
+    out = status(res, con)["cost"]
+    assert out["planned"]["work_gpu_h"] > 0 and out["spent"]["gpu_h"] > 0
+    assert "planned at launch" in con.export_text()
