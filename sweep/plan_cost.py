@@ -70,7 +70,10 @@ def store_estimate(
     """Write ``p``'s cost estimate into the results directory (``plan_cost.json``) unless the
     one stored is for this same plan: later commands compare against what was planned at the
     first launch of it. A plan the cost model cannot price is a warning, never a failed launch."""
-    stored = read_plan_cost(store)
+    try:
+        stored = read_plan_cost(store)
+    except UserError:  # damaged: written again below
+        stored = None
     if stored is not None and stored.get("plan_digest") == p.digest():
         return
     try:

@@ -100,6 +100,8 @@ def test_the_estimate_is_stored_once_per_plan(tmp_path: Path) -> None:
     store.write_text(PLAN_COST, "{not json")
     with pytest.raises(UserError, match=r"plan_cost\.json is not valid JSON"):
         planned(store)
+    store_estimate(store, cfg2, typed2, p2, said.append)  # a launch writes it again
+    assert read_plan_cost(store)["plan_digest"] == p2.digest()  # type: ignore[index]
 
 
 def test_status_lines_put_spent_against_the_plan(tmp_path: Path) -> None:
