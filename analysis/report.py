@@ -24,6 +24,7 @@ from analysis import coverage, figure_ci, plots
 from analysis import emergence as em
 from analysis import tables as tb
 from analysis._render import Section, render_html, render_md
+from analysis.cost_report import cost_sections
 from analysis.judge_report import judge_sections
 from analysis.tables import unit_ratios as ur
 from analysis.tables.entries import mixed_table, omnibus_table, pairs_table
@@ -83,6 +84,7 @@ def report(
         runs.lazy(), rows.lazy(), statistics, _hosted(results_dir), models
     )
     sections[-1:-1] = judge_sections(results_dir, res.scores)  # before Definitions
+    sections[-1:-1] = cost_sections(results_dir, sim=bool((runs["backend"] == "sim").any()))
     timings["tables"] = time.perf_counter() - t
     t = time.perf_counter()
     images = {k: v for name, draw in figures.items() for k, v in plots.export(draw, name).items()}
@@ -140,7 +142,7 @@ def _head(
             "episodes averaged over their steps), `x [lo, hi]` is a 95% bootstrap CI over "
             f"tasks, p-values are Holm-adjusted within {len(st['families'])} declared families "
             "(column `family`; `stats.json` `families`). Counts (runs, episodes, units, n_*) "
-            "carry no CI. Per-step tables average run steps and say so.",
+            "and totals (*_total_*) carry no CI. Per-step tables average run steps and say so.",
             *_estimated_tokens(runs),
         ],
     }

@@ -13,9 +13,12 @@ cluster, in steps of ``--dt`` seconds:
 - an engine per replica: a fluid continuous-batching engine that serves its in-flight
   episodes' token work (uncached prefill + decode, in replica-seconds at ``sweep.cost.rates``)
   processor-sharing, at full speed from ``max_num_seqs`` calls in flight and slower below
-  (``batch_speed``; an episode's width: its agents calling at once). It is not the step-level
-  engine of ``bench/sim_engine.py``, and not the prefix-cache engine of the prompt-layout issue
-  (absent from this branch): the cache's effect enters through the estimate's cached share;
+  (``batch_speed``; an episode's width: its agents calling at once). Which prompt tokens are
+  uncached comes, by default (``--engine cache``), from the prefix-cache engine model of
+  ``bench/prefix_cache.py`` (16-token blocks, one LRU pool per replica shared by the episodes
+  in flight, the p2 prompt layout) replayed on a sample (``bench/cluster_cache.py``): a
+  calibrated hit share per model, not a token-level engine over the 1.6 M calls of the sweep.
+  ``--engine estimate`` uses the planner's own share (one unbounded cache per episode);
 - nodes follow the schedule: load a model (its load time), serve it, and move on when its queue
   is empty or its planned segment ends and another segment follows; a node with no segment
   left helps a model of its GPU type that still has work (one more load), else it is released;
@@ -35,6 +38,7 @@ that model's replicas as a job of their own, as the planner counts them.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from collections import deque
@@ -44,6 +48,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from bench.cluster_cache import engine_shares
 from sweep import cost, schedule, sizing, tokens
 from sweep.estimate import CostEstimate, estimate
 from sweep.plan import plan
@@ -279,8 +284,11 @@ def episode_items(
     e: CostEstimate,
     s: cost.CostSettings,
     cfg_models: Mapping[str, Any],
+    shares: Mapping[str, float] | None = None,
 ) -> tuple[dict[str, deque[Item]], dict[int, str]]:
-    """Each model's work items in dispatch (plan) order; which model finishes each episode."""
+    """Each model's work items in dispatch (plan) order; which model finishes each episode.
+    ``shares``: prefix-cache hit share per model name (``"judge"`` for the judge) in place of
+    the estimate's (``bench.cluster_cache.engine_shares``); models it lacks keep the estimate's."""
     rows = {(m.model, m.part): m for m in e.models}
     queues: dict[str, deque[Item]] = {}
     last: dict[int, str] = {}
@@ -295,14 +303,44 @@ def episode_items(
             row = rows[(name, part)]
             model = cfg_models[name] if part == "agents" else spec.judge.model
             r = cost.rates(model, s.gpu(row.gpu), s)
-            work = r.replica_s(t.prompt * (1 - row.cached_share), t.completion)
+            share = (shares or {}).get(name if part == "agents" else "judge", row.cached_share)
+            work = r.replica_s(t.prompt * (1 - share), t.completion)
             queues.setdefault(name if part == "agents" else f"judge:{name}", deque()).append(
                 Item(key, work, width if part == "agents" else 1)
             )
     return queues, last
 
 
-def simulate(reply_scale: float, fail_at: float | None, dt: float, boot_s: float) -> dict[str, Any]:
+def _estimated_shares(e: CostEstimate) -> dict[str, float]:
+    return {(m.model if m.part == "agents" else "judge"): m.cached_share for m in e.models}
+
+
+def _engine_shares(
+    typed: Any,
+    p: Any,
+    s: cost.CostSettings,
+    order: Sequence[EpisodeSpec],
+    estimated: Mapping[str, float],
+) -> dict[str, float]:
+    """The engine model's hit shares, measured on sim-length prompts. At another reply scale,
+    the engine model's uncached tokens relative to the estimate's (both at sim length) scale
+    the estimate's at that reply scale: 1 - (1 - est_s) x (1 - engine_1) / (1 - est_1)."""
+    measured = engine_shares(order, typed.models, typed.judge.model, s)
+    if s.reply_scale == 1.0:
+        return measured
+    base = _estimated_shares(estimate(typed, p, dataclasses.replace(s, reply_scale=1.0)))
+    return {
+        m: 1 - (1 - estimated[m]) * (1 - v) / max(1 - base[m], 1e-9)
+        for m, v in measured.items()
+        if m in estimated and m in base
+    }
+
+
+def simulate(
+    reply_scale: float, fail_at: float | None, dt: float, boot_s: float, engine: str = "cache"
+) -> dict[str, Any]:
+    """``engine``: ``cache`` (the prefix-cache engine model's hit shares, bench.cluster_cache)
+    or ``estimate`` (the planner's own shares)."""
     typed, _, cfg = load_for_plan([*OVERRIDES, f"cost.reply_scale={reply_scale}"])
     raw = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(raw, dict)
@@ -312,9 +350,21 @@ def simulate(reply_scale: float, fail_at: float | None, dt: float, boot_s: float
     e = estimate(typed, p, s)
     shapes = tokens.estimate(p.specs, s.reply_scale, s.samples, s.cache_block_tokens)
     order = [spec for spec, _ in schedule.longest_first([(x, 1) for x in p.specs])]
-    queues, last = episode_items(order, shapes, e, s, typed.models)
+    plan_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    estimated = _estimated_shares(e)
+    shares = _engine_shares(typed, p, s, order, estimated) if engine == "cache" else {}
+    queues, last = episode_items(order, shapes, e, s, typed.models, shares)
     judge = f"judge:{typed.judge.model.name}"
-    out: dict[str, Any] = {"reply_scale": reply_scale, "plan_s": time.perf_counter() - t0}
+    out: dict[str, Any] = {
+        "reply_scale": reply_scale,
+        "engine": engine,
+        "plan_s": plan_s,
+        "cache_s": time.perf_counter() - t0,
+        "cache_share": {
+            m: {"estimate": v, "engine": shares.get(m, v)} for m, v in sorted(estimated.items())
+        },
+    }
     for label, sched in (("all_at_once", e.today), ("scheduled", e.scheduled)):
         assert sched is not None
         segs = tuple(
@@ -370,6 +420,9 @@ def table(r: Mapping[str, Any]) -> str:
                 f"| {label} | {case} | {f['makespan_h']:.2f} | {f['billed_gpu_h']:.1f} | "
                 f"{f['busy_gpu_h']:.1f} | {f['busy_share']:.2f} |"
             )
+    rows += ["", "| model | cache share, estimate | cache share, engine model |", "|---|---|---|"]
+    for m, c in r["cache_share"].items():
+        rows.append(f"| {m} | {c['estimate']:.3f} | {c['engine']:.3f} |")
     return "\n".join(rows)
 
 
@@ -385,9 +438,16 @@ def main(argv: Sequence[str]) -> int:
     )
     ap.add_argument("--dt", type=float, default=10.0, help="simulation step, seconds")
     ap.add_argument("--boot-s", type=float, default=300.0, help="seconds a replacement node takes")
+    ap.add_argument(
+        "--engine",
+        choices=("cache", "estimate"),
+        default="cache",
+        help="prefix-cache hit shares: the engine model's on a sample (bench/cluster_cache.py) "
+        "or the planner's estimate",
+    )
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(list(argv))
-    r = simulate(a.reply_scale, a.fail_at, a.dt, a.boot_s)
+    r = simulate(a.reply_scale, a.fail_at, a.dt, a.boot_s, a.engine)
     print(json.dumps(r, indent=2) if a.json else table(r))
     return 0
 

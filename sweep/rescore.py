@@ -41,6 +41,7 @@ from agents.judge import JudgeSpec, Verdict, judge
 from agents.runtime import derive_seed
 from agents.tasks import Task
 from sweep.config import SweepConfig
+from sweep.cost import attributed_cost
 from sweep.errors import UserError
 from sweep.plan import plan
 from sweep.results.schema import DELIVERABLE, SCORE_KEY
@@ -103,7 +104,7 @@ def rescore(
     report = Report(set_name, spec.model.name, already=len(done), unmatched=unmatched)
     if jobs:
         backend = make_backend(new.backend.name, dict(new.backend.options))
-        row = _row_maker(set_name, judge_id, spec)
+        row = _row_maker(set_name, judge_id, spec, served=new.backend.name != "sim")
         asyncio.run(
             _run(jobs, backend, spec, row, store, report, concurrency, flush_rows, on_progress)
         )
@@ -163,10 +164,11 @@ def _mission(spec: EpisodeSpec, step: int) -> str:
 
 
 def _row_maker(
-    set_name: str, judge_id: str, spec: JudgeSpec
+    set_name: str, judge_id: str, spec: JudgeSpec, served: bool
 ) -> Callable[[Job, Verdict], dict[str, Any]]:
     def row(job: Job, v: Verdict) -> dict[str, Any]:
         s = v.scores or {}
+        gpu_s, usd = attributed_cost(spec.model, v.prompt_tokens, v.completion_tokens, served)
         return {
             **dict(zip(SCORE_KEY, job.key, strict=True)),
             "score_set": set_name,
@@ -185,6 +187,8 @@ def _row_maker(
             "judge_calls": v.calls,
             "judge_prompt_tokens": v.prompt_tokens,
             "judge_completion_tokens": v.completion_tokens,
+            "judge_gpu_s": gpu_s,
+            "judge_cost_usd": usd,
             "justification": v.justification,
             "error": v.error[:500],
             "scored_at": datetime.now(UTC),
