@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from agents.backends import SYNTHETIC_ENGINE
 from agents.backends.chat import Backend
 from agents.catalogue import ModelSpec
 from agents.contract import normalise_role
@@ -225,7 +226,7 @@ def _run_row(
 def _gpu_s(spec: EpisodeSpec, ptok: int, ctok: int, verdict: Verdict) -> float | None:
     """Served models' GPU-seconds attributed to this step from its tokens (sweep.cost);
     None on the sim engine or when a model is hosted."""
-    if spec.engine == "sim":
+    if spec.engine == SYNTHETIC_ENGINE:
         return None
     agents = attributed_gpu_s(spec.model, ptok, ctok)
     judge = attributed_gpu_s(spec.judge.model, verdict.prompt_tokens, verdict.completion_tokens)

@@ -146,7 +146,7 @@ def _launch_holding_lease(
     )
     work = pending(p.specs, committed, retry_failed=retry_failed)
     if work and preflight:
-        check_servers([s for s, _ in work], typed.backend.name, dict(typed.backend.options))
+        check_servers([s for s, _ in work], typed.backend.name, typed.backend.options)
     store.write_plan(full.ids)
     store.write_text(MANIFEST, manifest_text(cfg, typed, p, overrides))
     say(

@@ -102,7 +102,7 @@ def rescore(
     jobs = prepare(jobs) if prepare is not None else jobs
     report = Report(set_name, spec.model.name, already=len(done), unmatched=unmatched)
     if jobs:
-        backend = make_backend(new.backend.name, dict(new.backend.options))
+        backend = make_backend(new.backend.name, new.backend.options)
         row = _row_maker(set_name, judge_id, spec)
         asyncio.run(
             _run(jobs, backend, spec, row, store, report, concurrency, flush_rows, on_progress)

@@ -51,7 +51,7 @@ def serve() -> Iterator:
 def _check(url: str, *extra: str) -> None:
     over = ["backend=openai", f"backend.base_url={url}", "backend.api_key_env=null", *extra]
     typed, _ = build(compose(over))
-    preflight(plan(typed).specs, typed.backend.name, dict(typed.backend.options))
+    preflight(plan(typed).specs, typed.backend.name, typed.backend.options)
 
 
 def _free_port() -> int:
