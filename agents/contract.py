@@ -69,6 +69,8 @@ class OutputError(ValueError):
 
 @dataclass(frozen=True)
 class ParsedTurn:
+    """An agent's reply (``AGENT_TURN_SCHEMA``), validated."""
+
     role: str
     participate: bool
     contribution: str
@@ -78,6 +80,8 @@ class ParsedTurn:
 
 @dataclass(frozen=True)
 class Assignment:
+    """One worker's line of a coordinator's plan (``COORDINATOR_SCHEMA``)."""
+
     agent: int
     role: str
     phase: int

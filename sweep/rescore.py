@@ -64,6 +64,9 @@ class Job:
 
 @dataclass
 class Report:
+    """What one rescore did: deliverables judged, already scored, without a matching run,
+    refused by the judge or lost to infrastructure errors."""
+
     score_set: str
     judge: str
     scored: int = 0

@@ -13,12 +13,17 @@ canonical JSON cost more than generating the task.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 LEVELS = ("L1", "L2", "L3", "L4")
 KINDS = ("analysis", "action")
 _new = object.__new__
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    """A dataclass's fields by name, in order (shallow: ``to_record`` converts the tuples)."""
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}
 
 
 @dataclass(frozen=True)
@@ -32,13 +37,7 @@ class Requirement:
     depends_on: tuple[int, ...] = ()
 
     def to_record(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "text": self.text,
-            "kind": self.kind,
-            "phase": self.phase,
-            "depends_on": list(self.depends_on),
-        }
+        return {**_fields(self), "depends_on": list(self.depends_on)}
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ class Stakeholder:
     constraint: str
 
     def to_record(self) -> dict[str, Any]:
-        return {"name": self.name, "interest": self.interest, "constraint": self.constraint}
+        return _fields(self)
 
 
 @dataclass(frozen=True)
