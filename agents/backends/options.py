@@ -23,8 +23,8 @@ MAX_TOKENS_FIELDS = ("max_tokens", "max_completion_tokens")
 # Request fields orgsweep sets itself; ``extra_body`` must not override them.
 REQUEST_FIELDS = ("model", "messages", "temperature", "seed", "response_format", *MAX_TOKENS_FIELDS)
 ACCELERATORS = ("gpu", "cpu")
-NO_KEY = "EMPTY"  # what local servers get when ``api_key_env`` is null (vLLM's convention)
 GUIDED_BACKENDS = ("auto", "xgrammar", "guidance", "outlines", "lm-format-enforcer")
+NO_KEY = "EMPTY"  # what local servers get when ``api_key_env`` is null (vLLM's convention)
 
 
 class BackendConfigError(ValueError):
@@ -151,8 +151,8 @@ class ClientOptions:
         for u in self.urls:
             if not isinstance(u, str) or not u.startswith(("http://", "https://")):
                 p.append(f"backend.base_url={u!r}: must start with http:// or https://")
-        if key := self._key_problem():
-            p.append(key)
+        if missing := self._key_problem():
+            p.append(missing)
         for key in ("timeout_s", "backoff_s", "backoff_max_s", "admission_headroom"):
             _number(p, key, getattr(self, key), 0)
         for key, low in (("max_retries", 0), ("n_clients", 1), ("max_response_bytes", 1024)):
