@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from agents.backends.options import SimOptions
 from sweep.config import build, compose
 from sweep.errors import UserError
 from sweep.plan import plan
@@ -87,4 +88,4 @@ def test_a_model_missing_from_the_list_is_named(serve) -> None:
 def test_every_model_listed_passes_and_sim_is_not_checked(serve) -> None:
     typed, _ = build(compose(["backend=openai", "backend.api_key_env=null"]))
     _check(serve(sorted(m.hf_id for m in typed.models.values())))
-    preflight(plan(typed).specs, "sim", {})  # no server needed
+    preflight(plan(typed).specs, "sim", SimOptions())  # no server needed
