@@ -169,6 +169,10 @@ def _sections(
         figs[name] = draw
         return name
 
+    def fig_ci(name: str, plot: Callable[..., Any], key: str) -> str | None:
+        """The figure ``name``: ``plot`` of the table ``c[key]`` with its task-level CIs."""
+        return fig(name, lambda size: plot(ci(c[key]), sim=sim, size=size), c[key])
+
     s = [
         Section("Overview", f"{T}.overview(runs)", "Per block of the sweep.", c["overview"]),
         Section(
@@ -178,11 +182,7 @@ def _sections(
             "proxy), tokens = C, R = share of risky runs, B = mean Balance Index (Definitions).",
             t["protocols"],
             "no block runs two or more protocols on one model",
-            fig(
-                "quality_by_protocol.png",
-                lambda size: plots.quality_by_protocol(ci(c["protocols"]), sim=sim, size=size),
-                c["protocols"],
-            ),
+            fig_ci("quality_by_protocol.png", plots.quality_by_protocol, "protocols"),
         ),
         _tests("Protocol tests", st, "protocol"),
         Section(
@@ -200,11 +200,7 @@ def _sections(
             "Per block, protocol, model and role mode where N varies.",
             t["scaling"],
             "no block varies N for one protocol and model",
-            fig(
-                "scaling_by_n.png",
-                lambda size: plots.scaling_by_n(ci(c["scaling"]), sim=sim, size=size),
-                c["scaling"],
-            ),
+            fig_ci("scaling_by_n.png", plots.scaling_by_n, "scaling"),
         ),
         _tests("Scaling tests (Kruskal-Wallis across N; largest vs smallest N)", st, "n_agents"),
         Section(
@@ -230,11 +226,7 @@ def _sections(
             "completeness and actionability are mean raw 1-4 sub-scores.",
             t["levels"],
             "no block varies the task level",
-            fig(
-                "quality_by_level.png",
-                lambda size: plots.quality_and_depth_by_level(ci(c["levels"]), sim=sim, size=size),
-                c["levels"],
-            ),
+            fig_ci("quality_by_level.png", plots.quality_and_depth_by_level, "levels"),
         ),
         _tests("Level tests (Kruskal-Wallis across levels; last vs first level)", st, "level"),
         Section(

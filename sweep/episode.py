@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from agents.backends import SYNTHETIC_ENGINE
 from agents.backends.chat import Backend
 from agents.catalogue import ModelSpec
 from agents.contract import normalise_role
@@ -224,7 +225,7 @@ def _run_row(
 def _accounting(spec: EpisodeSpec, ptok: int, ctok: int, verdict: Verdict) -> dict[str, Any]:
     """GPU-seconds and USD of the step, agent and judge parts and their sums (sweep.cost:
     attributed from tokens, not measured; docs/design/cost.md "Accounting")."""
-    served = spec.engine != "sim"
+    served = spec.engine != SYNTHETIC_ENGINE
     return split_columns(
         attributed_cost(spec.model, ptok, ctok, served),
         attributed_cost(spec.judge.model, verdict.prompt_tokens, verdict.completion_tokens, served),

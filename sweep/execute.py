@@ -17,7 +17,7 @@ import tempfile
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ import ray
 
 from agents.backends import backend_hook, make_backend
 from agents.backends.chat import InfraError, SetupError
+from agents.backends.options import Runtime
 from sweep.config import BackendConfig, ClusterConfig
 from sweep.episode import EpisodeRows, failed_rows, run_episode
 from sweep.errors import UserError
@@ -52,10 +53,10 @@ class Outcome:
 class EpisodeRunner:
     """Runs episodes concurrently on one asyncio loop, sharing one backend client."""
 
-    def __init__(self, backend: BackendConfig, runtime: Mapping[str, Any] | None = None):
+    def __init__(self, backend: BackendConfig, runtime: Runtime | None = None):
         self.name = backend.name
         # runtime (e.g. the route a deployment listens on) beside, never inside, the options
-        self.backend = make_backend(backend.name, {**dict(backend.options), **(runtime or {})})
+        self.backend = make_backend(backend.name, backend.options, runtime)
 
     async def run(self, spec: EpisodeSpec, attempt: int) -> Outcome:
         try:
@@ -183,7 +184,7 @@ class _Phase:
         self.backend = backend
         self.runtime = self._prepare(backend, specs)
         self.per_runner = self.cluster.episodes_per_runner or episodes_per_runner(
-            specs, backend.name, dict(backend.options), self.total
+            specs, backend.name, backend.options, self.total
         )
         log.info("%d runners x %d episodes in flight", self.total, self.per_runner)
         prog.slots = self.total * self.per_runner
@@ -193,18 +194,18 @@ class _Phase:
             self._stop_serving()
             raise
 
-    def _prepare(self, backend: BackendConfig, specs: list[EpisodeSpec]) -> dict[str, Any]:
+    def _prepare(self, backend: BackendConfig, specs: list[EpisodeSpec]) -> Runtime | None:
         """What the runners need beside the user's options, from the backend's
         ``prepare_runners`` (``agents.backends``): e.g. ``vllm`` first deploys this phase's
         models on Ray Serve LLM (once, not per runner), and the runner pool is then sized from
         the CPUs the replicas (and Serve's controller and proxies) left."""
         prepare = backend_hook(backend.name, "prepare_runners")
         if prepare is None:
-            return {}
+            return None
         recount = lambda: self._runner_count(ray.available_resources())  # noqa: E731
-        setup = prepare(specs, dict(backend.options), self.total, recount)
+        setup = prepare(specs, backend.options, self.total, recount)
         self.serving, self.total = setup.serving, setup.runners
-        return dict(setup.runtime)
+        return setup.runtime
 
     def _runner_count(self, resources: dict[str, float]) -> int:
         """``cluster.runners``, or as many runners as ``resources`` has CPUs for (at least 1)."""

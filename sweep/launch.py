@@ -147,7 +147,7 @@ def _launch_holding_lease(
     )
     work = pending(p.specs, committed, retry_failed=retry_failed)
     if work and preflight:
-        check_servers([s for s, _ in work], typed.backend.name, dict(typed.backend.options))
+        check_servers([s for s, _ in work], typed.backend.name, typed.backend.options)
     store.write_plan(full.ids)
     store.write_text(MANIFEST, manifest_text(cfg, typed, p, overrides))
     store_estimate(store, cfg, typed, p, say)  # plan_cost.json: what status/report compare with

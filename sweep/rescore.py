@@ -35,7 +35,7 @@ from typing import Any, cast
 
 import polars as pl
 
-from agents.backends import make_backend
+from agents.backends import backend_entry, make_backend
 from agents.backends.chat import Backend, InfraError
 from agents.judge import JudgeSpec, Verdict, judge
 from agents.runtime import derive_seed
@@ -65,6 +65,9 @@ class Job:
 
 @dataclass
 class Report:
+    """What one rescore did: deliverables judged, already scored, without a matching run,
+    refused by the judge or lost to infrastructure errors."""
+
     score_set: str
     judge: str
     scored: int = 0
@@ -103,8 +106,10 @@ def rescore(
     jobs = prepare(jobs) if prepare is not None else jobs
     report = Report(set_name, spec.model.name, already=len(done), unmatched=unmatched)
     if jobs:
-        backend = make_backend(new.backend.name, dict(new.backend.options))
-        row = _row_maker(set_name, judge_id, spec, served=new.backend.name != "sim")
+        backend = make_backend(new.backend.name, new.backend.options)
+        row = _row_maker(
+            set_name, judge_id, spec, served=not backend_entry(new.backend.name).synthetic
+        )
         asyncio.run(
             _run(jobs, backend, spec, row, store, report, concurrency, flush_rows, on_progress)
         )

@@ -12,10 +12,10 @@ no engine: a fixed number keeps the runners' CPUs busy.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from agents.backends import backend_hook
+from agents.backends.options import Options
 from agents.protocols import get_protocol
 from sweep.spec import EpisodeSpec
 
@@ -29,9 +29,10 @@ def width(spec: EpisodeSpec) -> int:
     return spec.n_agents if get_protocol(spec.protocol).parallel else 1
 
 
-def engine_slots(specs: Sequence[EpisodeSpec], backend: str, options: Mapping[str, Any]) -> int:
+def engine_slots(specs: Sequence[EpisodeSpec], backend: str, options: Options) -> int:
     """Requests the clients may keep in flight over the agents' models of ``specs``, as the
-    backend declares it (``engine_slots`` in ``agents.backends``); 0 for one with no engine."""
+    backend declares it (``engine_slots`` in ``agents.backends``; ``options``: its typed
+    options); 0 for one with no engine."""
     count = backend_hook(backend, "engine_slots")
     if count is None:
         return 0
@@ -40,7 +41,7 @@ def engine_slots(specs: Sequence[EpisodeSpec], backend: str, options: Mapping[st
 
 
 def episodes_per_runner(
-    specs: Sequence[EpisodeSpec], backend: str, options: Mapping[str, Any], runners: int
+    specs: Sequence[EpisodeSpec], backend: str, options: Options, runners: int
 ) -> int:
     """Episodes in flight per runner (module docstring), between FLOOR and CEILING."""
     slots = engine_slots(specs, backend, options)

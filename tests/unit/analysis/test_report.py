@@ -63,7 +63,7 @@ def run_in_process(results_dir: str, overrides: list[str]) -> None:
     cfg = compose(overrides)
     typed, _ = build(cfg)
     p = plan(typed)
-    backend = make_backend(typed.backend.name, dict(typed.backend.options))
+    backend = make_backend(typed.backend.name, typed.backend.options)
 
     async def run_all() -> list[EpisodeRows]:
         out = await asyncio.gather(*(run_episode(s, backend) for s in p.specs))
