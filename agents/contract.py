@@ -17,58 +17,50 @@ NOTE_MAX_CHARS = 1000  # rationale, focus
 BUILDS_ON_MAX_ITEMS = 64
 MAX_AGENTS = 4096  # the largest n_agents a sweep block may ask for (sweep/config.py)
 
-AGENT_TURN_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "role": {"type": "string", "maxLength": ROLE_MAX_CHARS},
-        "participate": {"type": "boolean"},
-        "contribution": {"type": "string", "maxLength": TEXT_MAX_CHARS},
-        "builds_on": {
-            "type": "array",
-            "items": {"type": "integer"},
-            "maxItems": BUILDS_ON_MAX_ITEMS,
-        },
-        "rationale": {"type": "string", "maxLength": NOTE_MAX_CHARS},
-    },
-    "required": ["role", "participate", "contribution", "builds_on", "rationale"],
-    "additionalProperties": False,
-}
 
-INTENTION_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "role": {"type": "string", "maxLength": ROLE_MAX_CHARS},
-        "participate": {"type": "boolean"},
-        "rationale": {"type": "string", "maxLength": NOTE_MAX_CHARS},
-    },
-    "required": ["role", "participate", "rationale"],
-    "additionalProperties": False,
-}
+def _record(**properties: dict[str, Any]) -> dict[str, Any]:
+    """A JSON-schema object of ``properties``, every one required (strict mode), no others."""
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
 
-COORDINATOR_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "plan": {"type": "string", "maxLength": TEXT_MAX_CHARS},
-        "assignments": {
-            "type": "array",
-            "maxItems": MAX_AGENTS,
-            "items": {
-                "type": "object",
-                "properties": {
-                    "agent": {"type": "integer"},
-                    "role": {"type": "string", "maxLength": ROLE_MAX_CHARS},
-                    "phase": {"type": "integer"},
-                    "include": {"type": "boolean"},
-                    "focus": {"type": "string", "maxLength": NOTE_MAX_CHARS},
-                },
-                "required": ["agent", "role", "phase", "include", "focus"],
-                "additionalProperties": False,
-            },
-        },
+
+def _text(max_chars: int) -> dict[str, Any]:
+    return {"type": "string", "maxLength": max_chars}
+
+
+_FLAG = {"type": "boolean"}
+_NUMBER = {"type": "integer"}
+
+AGENT_TURN_SCHEMA: dict[str, Any] = _record(
+    role=_text(ROLE_MAX_CHARS),
+    participate=_FLAG,
+    contribution=_text(TEXT_MAX_CHARS),
+    builds_on={"type": "array", "items": _NUMBER, "maxItems": BUILDS_ON_MAX_ITEMS},
+    rationale=_text(NOTE_MAX_CHARS),
+)
+
+INTENTION_SCHEMA: dict[str, Any] = _record(
+    role=_text(ROLE_MAX_CHARS), participate=_FLAG, rationale=_text(NOTE_MAX_CHARS)
+)
+
+COORDINATOR_SCHEMA: dict[str, Any] = _record(
+    plan=_text(TEXT_MAX_CHARS),
+    assignments={
+        "type": "array",
+        "maxItems": MAX_AGENTS,
+        "items": _record(
+            agent=_NUMBER,
+            role=_text(ROLE_MAX_CHARS),
+            phase=_NUMBER,
+            include=_FLAG,
+            focus=_text(NOTE_MAX_CHARS),
+        ),
     },
-    "required": ["plan", "assignments"],
-    "additionalProperties": False,
-}
+)
 
 
 class OutputError(ValueError):
@@ -77,6 +69,8 @@ class OutputError(ValueError):
 
 @dataclass(frozen=True)
 class ParsedTurn:
+    """An agent's reply (``AGENT_TURN_SCHEMA``), validated."""
+
     role: str
     participate: bool
     contribution: str
@@ -86,6 +80,8 @@ class ParsedTurn:
 
 @dataclass(frozen=True)
 class Assignment:
+    """One worker's line of a coordinator's plan (``COORDINATOR_SCHEMA``)."""
+
     agent: int
     role: str
     phase: int

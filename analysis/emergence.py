@@ -212,20 +212,14 @@ def participation(runs: pl.LazyFrame) -> pl.LazyFrame:
 def participation_quality(runs: pl.LazyFrame, by: Sequence[str] = BY) -> pl.LazyFrame:
     """Per group: runs, mean participation, mean Q and the Spearman correlation of
     participation with Q across the group's run steps (null when either is constant)."""
-    by = list(by)
-    return (
-        participation(runs)
-        .filter(pl.col("quality").is_not_null())
-        .group_by(by)
-        .agg(
-            pl.len().alias("runs"),
-            pl.col("participation").mean(),
-            pl.col("quality").mean().alias("Q"),
-            pl.when((pl.col("participation").n_unique() > 1) & (pl.col("quality").n_unique() > 1))
-            .then(pl.corr("participation", "quality", method="spearman"))
-            .alias("spearman_r"),
-        )
-        .sort(by)
+    return _scored_groups(
+        participation(runs),
+        by,
+        pl.col("participation").mean(),
+        pl.col("quality").mean().alias("Q"),
+        pl.when((pl.col("participation").n_unique() > 1) & (pl.col("quality").n_unique() > 1))
+        .then(pl.corr("participation", "quality", method="spearman"))
+        .alias("spearman_r"),
     )
 
 
@@ -233,24 +227,25 @@ def efficiency(runs: pl.LazyFrame, by: Sequence[str] = BY) -> pl.LazyFrame:
     """Per group: runs, Q, agent tokens per run, tokens per quality point (tokens / Q),
     Q_per_1k_tok = Q / (tokens / 1000), and cost_usd per run and per quality point (null
     unless a price is configured); ratios of means."""
-    by = list(by)
-    return (
-        with_derived(runs)
-        .filter(pl.col("quality").is_not_null())
-        .group_by(by)
-        .agg(
-            pl.len().alias("runs"),
-            pl.col("quality").mean().alias("Q"),
-            pl.col("tokens").mean(),
-            pl.col("cost_usd").mean(),
-        )
-        .with_columns(
-            tokens_per_q=pl.col("tokens") / pl.col("Q"),
-            Q_per_1k_tok=pl.col("Q") / (pl.col("tokens") / 1000),
-            cost_per_q=pl.col("cost_usd") / pl.col("Q"),
-        )
-        .sort(by)
+    return _scored_groups(
+        with_derived(runs),
+        by,
+        pl.col("quality").mean().alias("Q"),
+        pl.col("tokens").mean(),
+        pl.col("cost_usd").mean(),
+    ).with_columns(
+        tokens_per_q=pl.col("tokens") / pl.col("Q"),
+        Q_per_1k_tok=pl.col("Q") / (pl.col("tokens") / 1000),
+        cost_per_q=pl.col("cost_usd") / pl.col("Q"),
     )
+
+
+def _scored_groups(frame: pl.LazyFrame, by: Sequence[str], *aggs: pl.Expr) -> pl.LazyFrame:
+    """The run steps of ``frame`` with a quality score, per group of ``by`` (sorted): their
+    count ``runs``, then ``aggs``."""
+    by = list(by)
+    scored = frame.filter(pl.col("quality").is_not_null())
+    return scored.group_by(by).agg(pl.len().alias("runs"), *aggs).sort(by)
 
 
 def role_matrix(

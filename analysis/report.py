@@ -24,6 +24,7 @@ from analysis import coverage, figure_ci, plots
 from analysis import emergence as em
 from analysis import tables as tb
 from analysis._render import Section, render_html, render_md
+from analysis.cost_report import cost_sections
 from analysis.judge_report import judge_sections
 from analysis.tables import unit_ratios as ur
 from analysis.tables.entries import mixed_table, omnibus_table, pairs_table
@@ -83,6 +84,7 @@ def report(
         runs.lazy(), rows.lazy(), statistics, _hosted(results_dir), models
     )
     sections[-1:-1] = judge_sections(results_dir, res.scores)  # before Definitions
+    sections[-1:-1] = cost_sections(results_dir, sim=bool((runs["backend"] == "sim").any()))
     timings["tables"] = time.perf_counter() - t
     t = time.perf_counter()
     images = {k: v for name, draw in figures.items() for k, v in plots.export(draw, name).items()}
@@ -140,7 +142,7 @@ def _head(
             "episodes averaged over their steps), `x [lo, hi]` is a 95% bootstrap CI over "
             f"tasks, p-values are Holm-adjusted within {len(st['families'])} declared families "
             "(column `family`; `stats.json` `families`). Counts (runs, episodes, units, n_*) "
-            "carry no CI. Per-step tables average run steps and say so.",
+            "and totals (*_total_*) carry no CI. Per-step tables average run steps and say so.",
             *_estimated_tokens(runs),
         ],
     }
@@ -167,6 +169,10 @@ def _sections(
         figs[name] = draw
         return name
 
+    def fig_ci(name: str, plot: Callable[..., Any], key: str) -> str | None:
+        """The figure ``name``: ``plot`` of the table ``c[key]`` with its task-level CIs."""
+        return fig(name, lambda size: plot(ci(c[key]), sim=sim, size=size), c[key])
+
     s = [
         Section("Overview", f"{T}.overview(runs)", "Per block of the sweep.", c["overview"]),
         Section(
@@ -176,11 +182,7 @@ def _sections(
             "proxy), tokens = C, R = share of risky runs, B = mean Balance Index (Definitions).",
             t["protocols"],
             "no block runs two or more protocols on one model",
-            fig(
-                "quality_by_protocol.png",
-                lambda size: plots.quality_by_protocol(ci(c["protocols"]), sim=sim, size=size),
-                c["protocols"],
-            ),
+            fig_ci("quality_by_protocol.png", plots.quality_by_protocol, "protocols"),
         ),
         _tests("Protocol tests", st, "protocol"),
         Section(
@@ -198,11 +200,7 @@ def _sections(
             "Per block, protocol, model and role mode where N varies.",
             t["scaling"],
             "no block varies N for one protocol and model",
-            fig(
-                "scaling_by_n.png",
-                lambda size: plots.scaling_by_n(ci(c["scaling"]), sim=sim, size=size),
-                c["scaling"],
-            ),
+            fig_ci("scaling_by_n.png", plots.scaling_by_n, "scaling"),
         ),
         _tests("Scaling tests (Kruskal-Wallis across N; largest vs smallest N)", st, "n_agents"),
         Section(
@@ -228,11 +226,7 @@ def _sections(
             "completeness and actionability are mean raw 1-4 sub-scores.",
             t["levels"],
             "no block varies the task level",
-            fig(
-                "quality_by_level.png",
-                lambda size: plots.quality_and_depth_by_level(ci(c["levels"]), sim=sim, size=size),
-                c["levels"],
-            ),
+            fig_ci("quality_by_level.png", plots.quality_and_depth_by_level, "levels"),
         ),
         _tests("Level tests (Kruskal-Wallis across levels; last vs first level)", st, "level"),
         Section(

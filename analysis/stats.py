@@ -27,8 +27,15 @@ Values = Sequence[float] | npt.NDArray[np.floating[Any]]
 NAN = float("nan")
 
 
+class _Result:
+    """A frozen result dataclass: ``to_dict`` is JSON-serialisable (nan becomes None)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_dict(self)
+
+
 @dataclasses.dataclass(frozen=True)
-class Omnibus:
+class Omnibus(_Result):
     """Result of a k-group test; statistic and p_value are nan when undefined."""
 
     test: str
@@ -37,12 +44,9 @@ class Omnibus:
     n: int
     k: int
 
-    def to_dict(self) -> dict[str, Any]:
-        return _to_dict(self)
-
 
 @dataclasses.dataclass(frozen=True)
-class PairTest:
+class PairTest(_Result):
     """Result of a two-sample test; statistic and p_value are nan when undefined."""
 
     test: str
@@ -51,12 +55,9 @@ class PairTest:
     n_a: int
     n_b: int
 
-    def to_dict(self) -> dict[str, Any]:
-        return _to_dict(self)
-
 
 @dataclasses.dataclass(frozen=True)
-class Comparison:
+class Comparison(_Result):
     """Everything the report states about group a versus group b (see `compare`)."""
 
     n_a: int
@@ -73,9 +74,6 @@ class Comparison:
     hedges_g: float
     ci_a: tuple[float, float]
     ci_b: tuple[float, float]
-
-    def to_dict(self) -> dict[str, Any]:
-        return _to_dict(self)
 
 
 def kruskal(groups: Mapping[str, Sequence[float]]) -> Omnibus:
@@ -174,9 +172,9 @@ def bootstrap_ci(
     if arr.size < 2 or np.ptp(arr) == 0:
         x = float(stat(arr))
         return (x, x)
-    low, high = _bootstrap(arr, stat, n_resamples, confidence, seed, "BCa")
+    low, high = _bootstrap((arr,), stat, n_resamples, confidence, seed, "BCa")[0]
     if not (math.isfinite(low) and math.isfinite(high)):
-        low, high = _bootstrap(arr, stat, n_resamples, confidence, seed, "percentile")
+        low, high = _bootstrap((arr,), stat, n_resamples, confidence, seed, "percentile")[0]
     return (low, high)
 
 
@@ -228,26 +226,33 @@ def compare(a: Values, b: Values, *, paired: bool = False) -> Comparison:
 
 
 def _bootstrap(
-    arr: npt.NDArray[np.float64],
+    samples: Sequence[npt.NDArray[np.float64]],
     stat: Callable[..., Any],
     n_resamples: int,
     confidence: float,
     seed: int,
     method: str,
-) -> tuple[float, float]:
+    *,
+    paired: bool = False,
+    vectorized: bool | None = None,
+) -> list[tuple[float, float]]:
+    """``scipy.stats.bootstrap`` of ``stat(*samples)``: one (low, high) per value it returns."""
     # A degenerate BCa returns nan with a warning; the caller falls back, so silence it here.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", stats.DegenerateDataWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
         res = stats.bootstrap(
-            (arr,),
+            tuple(samples),
             stat,
+            paired=paired,
+            vectorized=vectorized,
             n_resamples=n_resamples,
             confidence_level=confidence,
             method=method,
             rng=np.random.default_rng(seed),
         )
-    return (float(res.confidence_interval.low), float(res.confidence_interval.high))
+    lo, hi = np.atleast_1d(res.confidence_interval.low), np.atleast_1d(res.confidence_interval.high)
+    return [(float(a), float(b)) for a, b in zip(lo, hi, strict=True)]
 
 
 def _array(values: Values) -> npt.NDArray[np.float64]:
@@ -334,9 +339,10 @@ def bootstrap_ci2(
     point = np.atleast_1d(np.asarray(stat(x, y, axis=-1), dtype=np.float64))
     if min(x.size, y.size) < 2 or (np.ptp(x) == 0 and np.ptp(y) == 0):
         return [(float(p), float(p)) for p in point]
-    out = _bootstrap2(x, y, stat, paired, n_resamples, confidence, seed, "BCa")
+    args = ((x, y), stat, n_resamples, confidence, seed)
+    out = _bootstrap(*args, "BCa", paired=paired, vectorized=True)
     if not all(math.isfinite(lo) and math.isfinite(hi) for lo, hi in out):
-        alt = _bootstrap2(x, y, stat, paired, n_resamples, confidence, seed, "percentile")
+        alt = _bootstrap(*args, "percentile", paired=paired, vectorized=True)
         out = [o if all(map(math.isfinite, o)) else p for o, p in zip(out, alt, strict=True)]
     return [o if all(map(math.isfinite, o)) else (NAN, NAN) for o in out]
 
@@ -377,34 +383,6 @@ def min_attainable_p(test: str, n_a: int, n_b: int) -> float:
     return NAN
 
 
-def _bootstrap2(
-    x: npt.NDArray[np.float64],
-    y: npt.NDArray[np.float64],
-    stat: Callable[..., Any],
-    paired: bool,
-    n_resamples: int,
-    confidence: float,
-    seed: int,
-    method: str,
-) -> list[tuple[float, float]]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
-        warnings.simplefilter("ignore", RuntimeWarning)
-        res = stats.bootstrap(
-            (x, y),
-            stat,
-            paired=paired,
-            vectorized=True,
-            n_resamples=n_resamples,
-            confidence_level=confidence,
-            method=method,
-            rng=np.random.default_rng(seed),
-        )
-    lo = np.atleast_1d(res.confidence_interval.low)
-    hi = np.atleast_1d(res.confidence_interval.high)
-    return [(float(a), float(b)) for a, b in zip(lo, hi, strict=True)]
-
-
 def bootstrap_units(
     samples: Sequence[Values],
     stat: Callable[..., Any],
@@ -418,20 +396,9 @@ def bootstrap_units(
     arrays = tuple(_array(s) for s in samples)
     if arrays[0].size < 2:
         return (NAN, NAN)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
-        warnings.simplefilter("ignore", RuntimeWarning)
-        res = stats.bootstrap(
-            arrays,
-            stat,
-            paired=True,
-            vectorized=True,
-            n_resamples=n_resamples,
-            confidence_level=confidence,
-            method="percentile",
-            rng=np.random.default_rng(seed),
-        )
-    low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    low, high = _bootstrap(
+        arrays, stat, n_resamples, confidence, seed, "percentile", paired=True, vectorized=True
+    )[0]
     return (low, high) if math.isfinite(low) and math.isfinite(high) else (NAN, NAN)
 
 
@@ -451,7 +418,8 @@ def bootstrap_mean_cis(
         return np.stack([x.mean(axis=axis) for x in xs])
 
     out: list[tuple[float, float]] = []
-    ci = {m: _bootstrap_paired(arrays, means, n_resamples, confidence, seed, m) for m in ("BCa",)}
+    args = (arrays, means, n_resamples, confidence, seed)
+    ci = {m: _bootstrap(*args, m, paired=True, vectorized=True) for m in ("BCa",)}
     fallback: list[tuple[float, float]] | None = None
     for i, a in enumerate(arrays):
         if np.ptp(a) == 0:
@@ -460,34 +428,7 @@ def bootstrap_mean_cis(
         lo, hi = ci["BCa"][i]
         if not (math.isfinite(lo) and math.isfinite(hi)):
             if fallback is None:
-                fallback = _bootstrap_paired(
-                    arrays, means, n_resamples, confidence, seed, "percentile"
-                )
+                fallback = _bootstrap(*args, "percentile", paired=True, vectorized=True)
             lo, hi = fallback[i]
         out.append((lo, hi))
     return out
-
-
-def _bootstrap_paired(
-    arrays: list[npt.NDArray[np.float64]],
-    stat: Callable[..., Any],
-    n_resamples: int,
-    confidence: float,
-    seed: int,
-    method: str,
-) -> list[tuple[float, float]]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
-        warnings.simplefilter("ignore", RuntimeWarning)
-        res = stats.bootstrap(
-            tuple(arrays),
-            stat,
-            paired=True,
-            vectorized=True,
-            n_resamples=n_resamples,
-            confidence_level=confidence,
-            method=method,
-            rng=np.random.default_rng(seed),
-        )
-    lo, hi = np.atleast_1d(res.confidence_interval.low), np.atleast_1d(res.confidence_interval.high)
-    return [(float(a), float(b)) for a, b in zip(lo, hi, strict=True)]

@@ -1,7 +1,7 @@
 """Benchmark 5: the paper sweep on cluster.yaml's GPU nodes, simulated, today's deployment vs the
 scheduled one.
 
-``python -m bench cluster_sim [--reply-scale 4] [--fail-at 0.4] [--json]``
+``python -m bench cluster_sim [--reply-scale 4] [--fail-at 0.4] [--judge deferred] [--json]``
 
 Driven by the real code: the plan (``sweep.plan``), the token estimate over the rendered
 prompts (``sweep.tokens``), the per-replica rates and load times (``sweep.cost``), the
@@ -13,15 +13,21 @@ cluster, in steps of ``--dt`` seconds:
 - an engine per replica: a fluid continuous-batching engine that serves its in-flight
   episodes' token work (uncached prefill + decode, in replica-seconds at ``sweep.cost.rates``)
   processor-sharing, at full speed from ``max_num_seqs`` calls in flight and slower below
-  (``batch_speed``; an episode's width: its agents calling at once). It is not the step-level
-  engine of ``bench/sim_engine.py``, and not the prefix-cache engine of the prompt-layout issue
-  (absent from this branch): the cache's effect enters through the estimate's cached share;
+  (``batch_speed``; an episode's width: its agents calling at once). Which prompt tokens are
+  uncached comes, by default (``--engine cache``), from the prefix-cache engine model of
+  ``bench/prefix_cache.py`` (16-token blocks, one LRU pool per replica shared by the episodes
+  in flight, the p2 prompt layout) replayed on a sample (``bench/cluster_cache.py``): a
+  calibrated hit share per model, not a token-level engine over the 1.6 M calls of the sweep.
+  ``--engine estimate`` uses the planner's own share (one unbounded cache per episode);
 - nodes follow the schedule: load a model (its load time), serve it, and move on when its queue
   is empty or its planned segment ends and another segment follows; a node with no segment
   left helps a model of its GPU type that still has work (one more load), else it is released;
   all-at-once nodes hold every model to the end, as the executor does today;
-- the judge: deferred, its replicas take committed episodes' judging (and wait when none is
-  ready); inline (today), judged after each episode's agents on the judge's own replicas;
+- the judge as the planner's schedule has it (``cost.judge``, or ``--judge``): its replicas
+  judge each episode once its agents are done (committed), waiting when none is ready; deferred,
+  its segments start after the agents' on their nodes (the judge's own pass); inline, it is
+  served from the start (on nodes of its own in the scheduled deployment, beside every model in
+  today's);
 - a node lost mid-sweep (``--fail-at``, a share of the planned makespan): its in-flight
   episodes start over elsewhere, and a replacement node (billed from the loss, ``--boot-s`` to
   come up) takes over its remaining segments.
@@ -35,6 +41,7 @@ that model's replicas as a job of their own, as the planner counts them.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from collections import deque
@@ -44,6 +51,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from bench.cluster_cache import engine_shares
 from sweep import cost, schedule, sizing, tokens
 from sweep.estimate import CostEstimate, estimate
 from sweep.plan import plan
@@ -136,11 +144,7 @@ class Cluster:
     def __init__(self, sched: Schedule, queues: Mapping[str, deque[Item]], ctx: Mapping[str, Any]):
         self.ctx = ctx
         self.queues = {m: deque(Item(i.key, i.work, i.width) for i in q) for m, q in queues.items()}
-        self.judge, self.deferred, self.today = (
-            ctx["judge"],
-            ctx["deferred"],
-            sched.kind != "scheduled",
-        )
+        self.judge, self.today = ctx["judge"], sched.kind != "scheduled"
         self.pending_judge: deque[Item] = self.queues.pop(self.judge, deque())
         self.judge_work = {i.key: i for i in self.pending_judge}
         self.judge_queue: deque[Item] = deque()
@@ -279,8 +283,11 @@ def episode_items(
     e: CostEstimate,
     s: cost.CostSettings,
     cfg_models: Mapping[str, Any],
+    shares: Mapping[str, float] | None = None,
 ) -> tuple[dict[str, deque[Item]], dict[int, str]]:
-    """Each model's work items in dispatch (plan) order; which model finishes each episode."""
+    """Each model's work items in dispatch (plan) order; which model finishes each episode.
+    ``shares``: prefix-cache hit share per model name (``"judge"`` for the judge) in place of
+    the estimate's (``bench.cluster_cache.engine_shares``); models it lacks keep the estimate's."""
     rows = {(m.model, m.part): m for m in e.models}
     queues: dict[str, deque[Item]] = {}
     last: dict[int, str] = {}
@@ -295,15 +302,52 @@ def episode_items(
             row = rows[(name, part)]
             model = cfg_models[name] if part == "agents" else spec.judge.model
             r = cost.rates(model, s.gpu(row.gpu), s)
-            work = r.replica_s(t.prompt * (1 - row.cached_share), t.completion)
+            share = (shares or {}).get(name if part == "agents" else "judge", row.cached_share)
+            work = r.replica_s(t.prompt * (1 - share), t.completion)
             queues.setdefault(name if part == "agents" else f"judge:{name}", deque()).append(
                 Item(key, work, width if part == "agents" else 1)
             )
     return queues, last
 
 
-def simulate(reply_scale: float, fail_at: float | None, dt: float, boot_s: float) -> dict[str, Any]:
-    typed, _, cfg = load_for_plan([*OVERRIDES, f"cost.reply_scale={reply_scale}"])
+def _estimated_shares(e: CostEstimate) -> dict[str, float]:
+    return {(m.model if m.part == "agents" else "judge"): m.cached_share for m in e.models}
+
+
+def _engine_shares(
+    typed: Any,
+    p: Any,
+    s: cost.CostSettings,
+    order: Sequence[EpisodeSpec],
+    estimated: Mapping[str, float],
+) -> dict[str, float]:
+    """The engine model's hit shares, measured on sim-length prompts. At another reply scale,
+    the engine model's uncached tokens relative to the estimate's (both at sim length) scale
+    the estimate's at that reply scale: 1 - (1 - est_s) x (1 - engine_1) / (1 - est_1)."""
+    measured = engine_shares(order, typed.models, typed.judge.model, s)
+    if s.reply_scale == 1.0:
+        return measured
+    base = _estimated_shares(estimate(typed, p, dataclasses.replace(s, reply_scale=1.0)))
+    return {
+        m: 1 - (1 - estimated[m]) * (1 - v) / max(1 - base[m], 1e-9)
+        for m, v in measured.items()
+        if m in estimated and m in base
+    }
+
+
+def simulate(
+    reply_scale: float,
+    fail_at: float | None,
+    dt: float,
+    boot_s: float,
+    engine: str = "cache",
+    judge: str | None = None,
+) -> dict[str, Any]:
+    """``engine``: ``cache`` (the prefix-cache engine model's hit shares, bench.cluster_cache)
+    or ``estimate`` (the planner's own shares). ``judge``: ``cost.judge`` (None: the config's
+    default), which the planner's scheduled deployment, and so the simulated one, follows."""
+    extra = [] if judge is None else [f"cost.judge={judge}"]
+    typed, _, cfg = load_for_plan([*OVERRIDES, f"cost.reply_scale={reply_scale}", *extra])
     raw = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(raw, dict)
     s = cost.settings(raw["cost"])
@@ -312,9 +356,22 @@ def simulate(reply_scale: float, fail_at: float | None, dt: float, boot_s: float
     e = estimate(typed, p, s)
     shapes = tokens.estimate(p.specs, s.reply_scale, s.samples, s.cache_block_tokens)
     order = [spec for spec, _ in schedule.longest_first([(x, 1) for x in p.specs])]
-    queues, last = episode_items(order, shapes, e, s, typed.models)
+    plan_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    estimated = _estimated_shares(e)
+    shares = _engine_shares(typed, p, s, order, estimated) if engine == "cache" else {}
+    queues, last = episode_items(order, shapes, e, s, typed.models, shares)
     judge = f"judge:{typed.judge.model.name}"
-    out: dict[str, Any] = {"reply_scale": reply_scale, "plan_s": time.perf_counter() - t0}
+    out: dict[str, Any] = {
+        "reply_scale": reply_scale,
+        "engine": engine,
+        "judge": s.judge,
+        "plan_s": plan_s,
+        "cache_s": time.perf_counter() - t0,
+        "cache_share": {
+            m: {"estimate": v, "engine": shares.get(m, v)} for m, v in sorted(estimated.items())
+        },
+    }
     for label, sched in (("all_at_once", e.today), ("scheduled", e.scheduled)):
         assert sched is not None
         segs = tuple(
@@ -335,7 +392,6 @@ def simulate(reply_scale: float, fail_at: float | None, dt: float, boot_s: float
         )
         ctx = {
             "judge": judge,
-            "deferred": label == "scheduled",
             "models": {**typed.models, judge: typed.judge.model},
             "segment_of": {g.model: g for g in segs},
             "segments": segs,
@@ -360,6 +416,8 @@ def simulate(reply_scale: float, fail_at: float | None, dt: float, boot_s: float
 
 def table(r: Mapping[str, Any]) -> str:
     rows = [
+        f"judge: cost.judge={r['judge']} (the scheduled deployment's)",
+        "",
         "| deployment | figures | makespan h | billed GPU-h | busy GPU-h | busy share |",
         "|---|---|---|---|---|---|",
     ]
@@ -370,6 +428,9 @@ def table(r: Mapping[str, Any]) -> str:
                 f"| {label} | {case} | {f['makespan_h']:.2f} | {f['billed_gpu_h']:.1f} | "
                 f"{f['busy_gpu_h']:.1f} | {f['busy_share']:.2f} |"
             )
+    rows += ["", "| model | cache share, estimate | cache share, engine model |", "|---|---|---|"]
+    for m, c in r["cache_share"].items():
+        rows.append(f"| {m} | {c['estimate']:.3f} | {c['engine']:.3f} |")
     return "\n".join(rows)
 
 
@@ -385,9 +446,22 @@ def main(argv: Sequence[str]) -> int:
     )
     ap.add_argument("--dt", type=float, default=10.0, help="simulation step, seconds")
     ap.add_argument("--boot-s", type=float, default=300.0, help="seconds a replacement node takes")
+    ap.add_argument(
+        "--engine",
+        choices=("cache", "estimate"),
+        default="cache",
+        help="prefix-cache hit shares: the engine model's on a sample (bench/cluster_cache.py) "
+        "or the planner's estimate",
+    )
+    ap.add_argument(
+        "--judge",
+        choices=("inline", "deferred"),
+        default=None,
+        help="cost.judge for the planner's scheduled deployment (default: the config's)",
+    )
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(list(argv))
-    r = simulate(a.reply_scale, a.fail_at, a.dt, a.boot_s)
+    r = simulate(a.reply_scale, a.fail_at, a.dt, a.boot_s, a.engine, a.judge)
     print(json.dumps(r, indent=2) if a.json else table(r))
     return 0
 

@@ -84,6 +84,9 @@ def prompts(specs: Sequence[Any], version: str) -> list[list[tuple[str, str]]]:
 
 @dataclass
 class Tally:
+    """Prompt tokens sent, and those computed with a perfect (unbounded) prefix cache, an LRU
+    pool of the engine's size, and each distinct block once (the ideal)."""
+
     prompt: int = 0
     perfect: int = 0
     lru: int = 0

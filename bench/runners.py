@@ -17,18 +17,16 @@ NO_WINDOW = 1_000_000  # max_in_flight for the naive runner: admission control o
 
 
 def _client(url: str | list[str], max_in_flight: int, n_clients: int, **extra: Any) -> Any:
-    from agents.backends import make_backend
+    from agents.backends import make_backend, parse_options
 
-    return make_backend(
-        "openai",
-        {
-            "base_url": url,
-            "api_key_env": None,
-            "max_in_flight": max_in_flight,
-            "n_clients": n_clients,
-            **extra,
-        },
-    )
+    options = {
+        "base_url": url,
+        "api_key_env": None,
+        "max_in_flight": max_in_flight,
+        "n_clients": n_clients,
+        **extra,
+    }
+    return make_backend("openai", parse_options("openai", options))
 
 
 async def _episode(spec: Any, backend: Any, tally: dict[str, int]) -> None:

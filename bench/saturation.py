@@ -340,16 +340,16 @@ def main(argv: Sequence[str]) -> int:
     return 0
 
 
+_LINE = """\
+wall {wall_s:.1f} s  tokens/s {tokens_per_s:.0f} ({tokens_vs_cache_bound:.2f} of cache-aware \
+bound {cache_bound_tokens_per_s:.0f})  prefilled {prefilled_share:.3f} (ideal \
+{ideal_prefill_share:.3f}, hit rate {hit_rate:.3f}, evictions {evictions})  prefill-bound \
+{prefill_bound_share:.2f}  occupancy {occupancy:.3f} (steady {occupancy_steady:.3f})  \
+preemptions {preemptions}  clock {clock_efficiency:.2f}  load {load_before:.2f}"""
+
+
 def _line(m: dict[str, Any]) -> str:
-    return (
-        f"wall {m['wall_s']:.1f} s  tokens/s {m['tokens_per_s']:.0f} "
-        f"({m['tokens_vs_cache_bound']:.2f} of cache-aware bound "
-        f"{m['cache_bound_tokens_per_s']:.0f})  prefilled {m['prefilled_share']:.3f} "
-        f"(ideal {m['ideal_prefill_share']:.3f}, hit rate {m['hit_rate']:.3f}, evictions "
-        f"{m['evictions']})  prefill-bound {m['prefill_bound_share']:.2f}  occupancy "
-        f"{m['occupancy']:.3f} (steady {m['occupancy_steady']:.3f})  preemptions "
-        f"{m['preemptions']}  clock {m['clock_efficiency']:.2f}  load {m['load_before']:.2f}"
-    )
+    return _LINE.format_map(m)
 
 
 def _server_argv(args: argparse.Namespace) -> list[str]:

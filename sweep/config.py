@@ -14,7 +14,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from agents.backends import BACKENDS, check_options
+from agents.backends import BACKENDS, BackendUnavailable, parse_options
+from agents.backends.options import BackendConfigError, Options
 from agents.catalogue import ModelSpec, SimJudgeProfile, SimProfile
 from agents.judge import JudgeSpec, spec_issues
 from agents.prompts import PROMPT_VERSION, PROMPT_VERSIONS
@@ -57,8 +58,11 @@ class Block:
 
 @dataclass(frozen=True)
 class BackendConfig:
+    """The backend and its typed options (``BackendEntry.options``), parsed once by ``build``
+    from the ``backend.*`` keys; frozen and picklable, so runner actors receive it as is."""
+
     name: str
-    options: tuple[tuple[str, Any], ...] = ()
+    options: Options
 
 
 @dataclass(frozen=True)
@@ -217,12 +221,7 @@ def build(cfg: DictConfig) -> tuple[SweepConfig, list[str]]:
     judge_problems, judge_warnings = spec_issues(judge_raw)
     problems += judge_problems
     warnings += judge_warnings
-    backend = raw.get("backend") or {}
-    if backend.get("name") not in BACKENDS:
-        problems.append(f"backend.name={backend.get('name')!r}; valid: {', '.join(BACKENDS)}")
-    else:
-        options = {k: v for k, v in backend.items() if k != "name"}
-        problems += check_options(str(backend["name"]), options)
+    backend = _backend(raw.get("backend") or {}, problems)
     cluster = _cluster(raw.get("cluster") or {}, problems)
     prompt_version = str(raw.get("prompt_version", PROMPT_VERSION))
     if prompt_version not in PROMPT_VERSIONS:
@@ -234,7 +233,7 @@ def build(cfg: DictConfig) -> tuple[SweepConfig, list[str]]:
     tasks = build_source(raw.get("tasks") or {}, blocks, problems)
     if problems:
         raise ConfigError(problems)
-    assert judge_model is not None
+    assert judge_model is not None and backend is not None
     judge = JudgeSpec(
         judge_model,
         **{k: v for k, v in judge_raw.items() if k != "model" and k != "name"},
@@ -250,10 +249,7 @@ def build(cfg: DictConfig) -> tuple[SweepConfig, list[str]]:
             blocks=blocks,
             models=models,
             judge=judge,
-            backend=BackendConfig(
-                str(backend["name"]),
-                tuple(sorted((k, v) for k, v in backend.items() if k != "name")),
-            ),
+            backend=backend,
             cluster=cluster,
             temperature=float(agent.get("temperature", 0.7)),
             max_tokens=int(agent.get("max_tokens", 1024)),
@@ -263,6 +259,24 @@ def build(cfg: DictConfig) -> tuple[SweepConfig, list[str]]:
         ),
         warnings,
     )
+
+
+def _backend(d: Mapping[str, Any], problems: list[str]) -> BackendConfig | None:
+    """The backend with its options parsed into their typed object, once for every consumer
+    (``agents.backends.parse_options``); each problem names its key."""
+    name = d.get("name")
+    if name not in BACKENDS:
+        problems.append(f"backend.name={name!r}; valid: {', '.join(BACKENDS)}")
+        return None
+    try:
+        options = parse_options(str(name), {k: v for k, v in d.items() if k != "name"})
+    except BackendUnavailable as e:
+        problems.append(str(e))
+        return None
+    except BackendConfigError as e:
+        problems += e.problems
+        return None
+    return BackendConfig(str(name), options)
 
 
 def _judged(b: Block, models: Mapping[str, ModelSpec]) -> list[tuple[str, ModelSpec]]:

@@ -253,3 +253,36 @@ def attributed_gpu_s(model: ModelSpec, prompt: float, completion: float) -> floa
     except ConfigError:
         return None
     return rates(model, gpu, s).replica_s(prompt, completion) * model.gpus
+
+
+def attributed_cost(
+    model: ModelSpec, prompt: float, completion: float, served: bool
+) -> tuple[float | None, float | None]:
+    """(GPU-seconds, USD) a step's calls to ``model`` account for. Hosted: no GPU-seconds, the
+    list prices. Self-hosted and ``served`` (a real engine, not the sim): ``attributed_gpu_s``
+    and those GPU-seconds at the GPU type's price of ``cost.gpu_types`` (the plan's prices).
+    None where unknown (a missing price, or nothing served)."""
+    if model.hosted:
+        return None, hosted_usd(model, prompt, completion)
+    if not served or (gpu_s := attributed_gpu_s(model, prompt, completion)) is None:
+        return None, None
+    s = default_settings()
+    return gpu_s, gpu_s * accelerator(model, s).usd_per_gpu_hour / 3600
+
+
+def split_columns(
+    agent: tuple[float | None, float | None], judge: tuple[float | None, float | None]
+) -> dict[str, float | None]:
+    """The ``runs`` accounting columns from the agent and judge parts' (GPU-s, USD):
+    ``gpu_s`` sums the parts that used GPUs of ours (None if neither did); ``cost_usd`` is
+    agent + judge, None when either part's price is unknown."""
+    (ag, au), (jg, ju) = agent, judge
+    gpus = [g for g in (ag, jg) if g is not None]
+    return {
+        "gpu_s": sum(gpus) if gpus else None,
+        "cost_usd": None if au is None or ju is None else au + ju,
+        "agent_gpu_s": ag,
+        "judge_gpu_s": jg,
+        "agent_cost_usd": au,
+        "judge_cost_usd": ju,
+    }

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from agents.backends import SYNTHETIC_ENGINE
 from agents.backends.chat import Backend
 from agents.catalogue import ModelSpec
 from agents.contract import normalise_role
@@ -24,7 +25,7 @@ from agents.protocols import get_protocol, make_params
 from agents.protocols.steps import StepOutcome
 from agents.runtime import COORDINATOR, StepRuntime, TurnRecord, Usage, derive_seed
 from agents.tasks import role_catalogue
-from sweep.cost import attributed_gpu_s
+from sweep.cost import attributed_cost, split_columns
 from sweep.results.schema import DELIVERABLE
 from sweep.spec import EpisodeSpec, canonical_json
 
@@ -212,8 +213,7 @@ def _run_row(
         "deliverable_truncated": deliverable.truncated,
         "deliverable_chars": len(deliverable.text),
         "wall_s": wall,
-        "gpu_s": _gpu_s(spec, ptok, ctok, verdict),
-        "cost_usd": _cost(spec, ptok, ctok, verdict),
+        **_accounting(spec, ptok, ctok, verdict),
         "status": "ok",
         "error_kind": "",
         "error": verdict.error[:500],
@@ -222,27 +222,14 @@ def _run_row(
     }
 
 
-def _gpu_s(spec: EpisodeSpec, ptok: int, ctok: int, verdict: Verdict) -> float | None:
-    """Served models' GPU-seconds attributed to this step from its tokens (sweep.cost);
-    None on the sim engine or when a model is hosted."""
-    if spec.engine == "sim":
-        return None
-    agents = attributed_gpu_s(spec.model, ptok, ctok)
-    judge = attributed_gpu_s(spec.judge.model, verdict.prompt_tokens, verdict.completion_tokens)
-    return None if agents is None or judge is None else agents + judge
-
-
-def _cost(spec: EpisodeSpec, ptok: int, ctok: int, verdict: Verdict) -> float | None:
-    """USD for hosted models (agents + judge); ``None`` when a price is missing."""
-    total = 0.0
-    for m, p, c in (
-        (spec.model, ptok, ctok),
-        (spec.judge.model, verdict.prompt_tokens, verdict.completion_tokens),
-    ):
-        if m.price_in_per_mtok is None or m.price_out_per_mtok is None:
-            return None
-        total += (p * m.price_in_per_mtok + c * m.price_out_per_mtok) / 1e6
-    return total
+def _accounting(spec: EpisodeSpec, ptok: int, ctok: int, verdict: Verdict) -> dict[str, Any]:
+    """GPU-seconds and USD of the step, agent and judge parts and their sums (sweep.cost:
+    attributed from tokens, not measured; docs/design/cost.md "Accounting")."""
+    served = spec.engine != SYNTHETIC_ENGINE
+    return split_columns(
+        attributed_cost(spec.model, ptok, ctok, served),
+        attributed_cost(spec.judge.model, verdict.prompt_tokens, verdict.completion_tokens, served),
+    )
 
 
 def _agent_row(t: TurnRecord, u: Usage, org: _Org) -> dict[str, Any]:

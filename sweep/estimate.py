@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from agents.backends import backend_entry
 from agents.catalogue import ModelSpec
 from sweep import cost, phases, schedule, tokens
 from sweep.config import SweepConfig
@@ -83,9 +84,8 @@ def estimate(
         hit = sum(1 for k in shapes if k in pilot)
         source = f"pilot {pilot_dir}: {hit} of {len(shapes)} cell shapes measured, others scaled"
     totals, episodes, measured = _totals(p, shapes)
-    options = dict(cfg.backend.options)
-    caching = bool(options.get("enable_prefix_caching", True))
-    served = cfg.backend.name in ("vllm", "sim")
+    caching = cfg.backend.options.prefix_caching
+    served = not backend_entry(cfg.backend.name).external  # GPU figures: vllm's (or the sim's)
     available = tuple(sorted(cfg.cluster.gpus_by_type or {}))
     rows: list[ModelCost] = []
     jobs: list[Job] = []
@@ -254,13 +254,16 @@ def _with_billing(r: ModelCost, billed_gpu_s: float, price: float) -> ModelCost:
 
 def _notes(cfg: SweepConfig, s: cost.CostSettings, jobs: Sequence[Job]) -> tuple[str, ...]:
     notes = []
-    if cfg.backend.name == "sim":
+    entry = backend_entry(cfg.backend.name)
+    if entry.synthetic:
         notes.append(
-            "sim backend: it needs no GPU; the GPU figures are what backend=vllm would take"
+            f"{cfg.backend.name} backend: it needs no GPU; the GPU figures are what "
+            "backend=vllm would take"
         )
-    if cfg.backend.name == "openai":
+    if entry.external:
         notes.append(
-            "backend=openai: hosted models at list prices; nothing is sent (no key needed)"
+            f"backend={cfg.backend.name}: hosted models at list prices; nothing is sent (no "
+            "key needed)"
         )
     if jobs and s.judge == "deferred":
         notes.append(

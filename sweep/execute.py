@@ -17,7 +17,7 @@ import tempfile
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,10 +25,12 @@ import ray
 
 from agents.backends import backend_hook, make_backend
 from agents.backends.chat import InfraError, SetupError
+from agents.backends.options import Runtime
 from sweep.config import BackendConfig, ClusterConfig
 from sweep.episode import EpisodeRows, failed_rows, run_episode
 from sweep.errors import UserError
 from sweep.phases import Phase, by_cap
+from sweep.ray_leftovers import marked, stop_leftovers
 from sweep.results.store import BufferedWriter
 from sweep.retry import retry_delay
 from sweep.schedule import longest_first
@@ -52,10 +54,10 @@ class Outcome:
 class EpisodeRunner:
     """Runs episodes concurrently on one asyncio loop, sharing one backend client."""
 
-    def __init__(self, backend: BackendConfig, runtime: Mapping[str, Any] | None = None):
+    def __init__(self, backend: BackendConfig, runtime: Runtime | None = None):
         self.name = backend.name
         # runtime (e.g. the route a deployment listens on) beside, never inside, the options
-        self.backend = make_backend(backend.name, {**dict(backend.options), **(runtime or {})})
+        self.backend = make_backend(backend.name, backend.options, runtime)
 
     async def run(self, spec: EpisodeSpec, attempt: int) -> Outcome:
         try:
@@ -111,8 +113,11 @@ def start_ray(cluster: ClusterConfig) -> bool:
     if "RAY_TMPDIR" not in os.environ and len(tempfile.gettempdir()) > 40:
         os.environ["RAY_TMPDIR"] = "/tmp"
     # address="local": always a fresh instance of our own, never someone else's on this host.
+    # Agents of a kill -9'd launch's instance outlive it by a minute: stop them (by pid) first.
+    stop_leftovers()
     try:
-        ray.init(address="local", num_cpus=cluster.num_cpus or os.cpu_count() or 2, **kwargs)
+        with marked():  # its processes name this driver, for the next launch's stop_leftovers
+            ray.init(address="local", num_cpus=cluster.num_cpus or os.cpu_count() or 2, **kwargs)
     except Exception as e:  # e.g. "node timed out during startup" on an overloaded machine
         raise SetupError(f"could not start a local Ray instance: {e}; retry the launch") from e
     handle_sigterm()  # ray.init replaced the handler
@@ -195,7 +200,7 @@ class _Phase:
         self.backend = backend
         self.runtime = self._prepare(backend, specs)
         self.per_runner = self.cluster.episodes_per_runner or episodes_per_runner(
-            specs, backend.name, dict(backend.options), self.total, self.replicas
+            specs, backend.name, backend.options, self.total, self.replicas
         )
         log.info("%d runners x %d episodes in flight", self.total, self.per_runner)
         prog.slots = self.total * self.per_runner
@@ -205,7 +210,7 @@ class _Phase:
             self._stop_serving()
             raise
 
-    def _prepare(self, backend: BackendConfig, specs: list[EpisodeSpec]) -> dict[str, Any]:
+    def _prepare(self, backend: BackendConfig, specs: list[EpisodeSpec]) -> Runtime | None:
         """What the runners need beside the user's options, from the backend's
         ``prepare_runners`` (``agents.backends``): e.g. ``vllm`` first deploys this phase's
         models on Ray Serve LLM (once, not per runner) with the phase's replicas, and the runner
@@ -213,11 +218,11 @@ class _Phase:
         left."""
         prepare = backend_hook(backend.name, "prepare_runners")
         if prepare is None:
-            return {}
+            return None
         recount = lambda: self._runner_count(ray.available_resources())  # noqa: E731
-        setup = prepare(specs, dict(backend.options), self.total, recount, self.replicas)
+        setup = prepare(specs, backend.options, self.total, recount, self.replicas)
         self.serving, self.total = setup.serving, setup.runners
-        return dict(setup.runtime)
+        return setup.runtime
 
     def _runner_count(self, resources: dict[str, float]) -> int:
         """``cluster.runners``, or as many runners as ``resources`` has CPUs for (at least 1)."""

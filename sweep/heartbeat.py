@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from sweep.liveness import gone, this_host
 from sweep.results.store import BufferedWriter, ResultStore
 
 HEARTBEAT = "heartbeat.json"
@@ -53,7 +53,7 @@ class Heartbeat:
     ):
         self.store, self.every_s, self.clock = store, every_s, clock
         now = clock()
-        self.beat = Beat(socket.gethostname(), os.getpid(), now, now, None, "running", total)
+        self.beat = Beat(this_host(), os.getpid(), now, now, None, "running", total)
         self._committed = 0
         self._written = float("-inf")
         self._write()
@@ -112,19 +112,7 @@ def liveness(beat: Beat | None, now: float, stale_after_s: float = STALE_AFTER_S
         return "unknown"
     if beat.state != "running":
         return beat.state
-    if beat.host == socket.gethostname() and not _alive(beat.pid):
-        return "stopped"
-    return "stopped" if now - beat.updated > stale_after_s else "running"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
+    return "stopped" if gone(beat.host, beat.pid, beat.updated, now, stale_after_s) else "running"
 
 
 def commit_rate(store: ResultStore, since: float) -> tuple[int, float] | None:

@@ -119,7 +119,7 @@ def _launch_holding_lease(
     from sweep.execute import RunCounts, execute
     from sweep.heartbeat import beating
     from sweep.ownership import check_owner
-    from sweep.plan_cost import executor_phases
+    from sweep.plan_cost import executor_phases, store_estimate
     from sweep.preflight import preflight as check_servers
     from sweep.results.store import BufferedWriter
 
@@ -147,9 +147,10 @@ def _launch_holding_lease(
     )
     work = pending(p.specs, committed, retry_failed=retry_failed)
     if work and preflight:
-        check_servers([s for s, _ in work], typed.backend.name, dict(typed.backend.options))
+        check_servers([s for s, _ in work], typed.backend.name, typed.backend.options)
     store.write_plan(full.ids)
     store.write_text(MANIFEST, manifest_text(cfg, typed, p, overrides))
+    store_estimate(store, cfg, typed, p, say)  # plan_cost.json: what status/report compare with
     say(
         f"sweep {typed.name}: {len(p.specs)} planned, {len(p.specs) - len(work)} "
         f"already committed, {len(work)} to run -> {typed.results_dir}"

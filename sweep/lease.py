@@ -30,7 +30,6 @@ import contextlib
 import json
 import os
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -40,6 +39,7 @@ from typing import Any, Protocol
 import pyarrow.fs as pafs
 
 from sweep.errors import UserError
+from sweep.liveness import gone, this_host
 
 LEASE = ".writer.lease"
 RENEW_S = 10.0
@@ -74,9 +74,7 @@ class Holder:
         )
 
     def stale(self, now: float, stale_s: float) -> bool:
-        if self.host == socket.gethostname() and not _alive(self.pid):
-            return True
-        return now - self.renewed > stale_s
+        return gone(self.host, self.pid, self.renewed, now, stale_s)
 
 
 class LeaseHeld(UserError):
@@ -162,9 +160,7 @@ class Lease:
     # ---- internals ----------------------------------------------------------------------
 
     def _record(self) -> bytes:
-        me = Holder(
-            socket.gethostname(), os.getpid(), self.command, self.token, self._started, time.time()
-        )
+        me = Holder(this_host(), os.getpid(), self.command, self.token, self._started, time.time())
         return json.dumps(asdict(me)).encode()
 
     def _try_acquire(self) -> Holder | None:
@@ -289,16 +285,6 @@ def _read_holder(path: str) -> Holder | None:
             return Holder(**json.loads(f.read().decode()))
     except (OSError, ValueError, TypeError):
         return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @contextlib.contextmanager

@@ -11,21 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import yaml
-
 from sweep.errors import UserError
-from sweep.results.store import MANIFEST, ResultStore
+from sweep.results.manifest import read_manifest
+from sweep.results.store import ResultStore
 
 
 def ownership_problem(store: ResultStore, name: str, full_ids: Sequence[str]) -> str | None:
     """Why this launch is not the sweep stored in ``store`` (None when it is, or it is new)."""
-    text = store.read_text(MANIFEST)
-    if text is None:
+    manifest = read_manifest(store, required=False)  # the one reader: one message if invalid
+    if manifest is None:
         return None
-    try:
-        stored = (yaml.safe_load(text) or {}).get("sweep")
-    except yaml.YAMLError as e:
-        raise UserError(f"{store.uri}/{MANIFEST} is not valid YAML ({e}); move it aside") from None
+    stored = manifest.get("sweep")
     if stored is not None and str(stored) != name:
         return f"{store.uri} holds sweep {stored!r}, not {name!r}"
     old = store.read_plan()

@@ -3,12 +3,12 @@
 ``load_for_plan`` composes and builds the config as ``launch`` would, except that an API key is
 not required (planning sends nothing); ``plan_estimate`` reads the ``cost`` group and, with
 ``--pilot RESULTS_DIR``, that directory's measured tokens, and returns ``sweep.estimate``'s
-``CostEstimate``.
+``CostEstimate``; ``store_estimate`` writes that estimate into a results directory at launch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +18,11 @@ from agents.backends import backend_entry
 from sweep import cost, tokens
 from sweep.config import SweepConfig, build, compose
 from sweep.errors import UserError
-from sweep.estimate import CostEstimate, estimate
+from sweep.estimate import CostEstimate, as_json, estimate
 from sweep.phases import by_cap, companions
 from sweep.plan import Plan
+from sweep.results.planned_cost import read_plan_cost, write_plan_cost
+from sweep.results.store import ResultStore
 from sweep.spec import EpisodeSpec
 
 
@@ -77,3 +79,23 @@ def read_pilot(results_dir: str) -> dict[tokens.Shape, dict[str, float]]:
     if runs.is_empty():
         raise UserError(f"--pilot {results_dir}: no committed runs to calibrate from")
     return tokens.pilot_shapes(runs.to_dicts())
+
+
+def store_estimate(
+    store: ResultStore, cfg: DictConfig, typed: SweepConfig, p: Plan, say: Callable[[str], None]
+) -> None:
+    """Write ``p``'s cost estimate into the results directory (``plan_cost.json``) unless the
+    one stored is for this same plan: later commands compare against what was planned at the
+    first launch of it. A plan the cost model cannot price is a warning, never a failed launch."""
+    try:
+        stored = read_plan_cost(store)
+    except UserError:  # damaged: written again below
+        stored = None
+    if stored is not None and stored.get("plan_digest") == p.digest():
+        return
+    try:
+        est = plan_estimate(cfg, typed, p, None)
+    except UserError as e:
+        say(f"warning: no cost estimate stored ({e}); `orgsweep status` shows spending only")
+        return
+    write_plan_cost(store, p.digest(), as_json(est))

@@ -56,12 +56,10 @@ def listed_models(url: str, api_key: str | None, timeout_s: float = TIMEOUT_S) -
 def check_served(
     models: Iterable[ModelSpec],
     judge: str,
-    options: Mapping[str, Any],
+    o: ClientOptions,
     timeout_s: float = TIMEOUT_S,
 ) -> None:
-    """Every model is listed by every endpoint of ``options`` (``backend=openai``)."""
-    known = {f for f in ClientOptions.__dataclass_fields__}
-    o = ClientOptions(**{k: v for k, v in options.items() if k in known})
+    """Every model is listed by every endpoint of the client options ``o`` (``backend=openai``)."""
     key = os.environ.get(o.api_key_env) if o.api_key_env else None
     by_name = {(m.hf_id if o.model_name_from == "hf_id" else m.name): m for m in models}
     for url in o.urls:
@@ -79,9 +77,10 @@ def check_served(
             )
 
 
-def preflight(specs: Iterable[Any], backend: str, options: Mapping[str, Any]) -> None:
+def preflight(specs: Iterable[Any], backend: str, options: Any) -> None:
     """The launch's check, for backends that declare it (``BackendEntry.preflight``: the sim
-    needs none; vllm checks the models it serves itself)."""
+    needs none; vllm checks the models it serves itself). ``options``: the backend's typed
+    options, a ``ClientOptions`` for a backend with external servers."""
     from agents.backends import backend_entry
 
     if not backend_entry(backend).preflight:

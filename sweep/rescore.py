@@ -35,12 +35,13 @@ from typing import Any, cast
 
 import polars as pl
 
-from agents.backends import make_backend
+from agents.backends import backend_entry, make_backend
 from agents.backends.chat import Backend, InfraError
 from agents.judge import JudgeSpec, Verdict, judge
 from agents.runtime import derive_seed
 from agents.tasks import Task
 from sweep.config import SweepConfig
+from sweep.cost import attributed_cost
 from sweep.errors import UserError
 from sweep.plan import plan
 from sweep.results.schema import DELIVERABLE, SCORE_KEY
@@ -64,6 +65,9 @@ class Job:
 
 @dataclass
 class Report:
+    """What one rescore did: deliverables judged, already scored, without a matching run,
+    refused by the judge or lost to infrastructure errors."""
+
     score_set: str
     judge: str
     scored: int = 0
@@ -102,8 +106,10 @@ def rescore(
     jobs = prepare(jobs) if prepare is not None else jobs
     report = Report(set_name, spec.model.name, already=len(done), unmatched=unmatched)
     if jobs:
-        backend = make_backend(new.backend.name, dict(new.backend.options))
-        row = _row_maker(set_name, judge_id, spec)
+        backend = make_backend(new.backend.name, new.backend.options)
+        row = _row_maker(
+            set_name, judge_id, spec, served=not backend_entry(new.backend.name).synthetic
+        )
         asyncio.run(
             _run(jobs, backend, spec, row, store, report, concurrency, flush_rows, on_progress)
         )
@@ -163,10 +169,11 @@ def _mission(spec: EpisodeSpec, step: int) -> str:
 
 
 def _row_maker(
-    set_name: str, judge_id: str, spec: JudgeSpec
+    set_name: str, judge_id: str, spec: JudgeSpec, served: bool
 ) -> Callable[[Job, Verdict], dict[str, Any]]:
     def row(job: Job, v: Verdict) -> dict[str, Any]:
         s = v.scores or {}
+        gpu_s, usd = attributed_cost(spec.model, v.prompt_tokens, v.completion_tokens, served)
         return {
             **dict(zip(SCORE_KEY, job.key, strict=True)),
             "score_set": set_name,
@@ -185,6 +192,8 @@ def _row_maker(
             "judge_calls": v.calls,
             "judge_prompt_tokens": v.prompt_tokens,
             "judge_completion_tokens": v.completion_tokens,
+            "judge_gpu_s": gpu_s,
+            "judge_cost_usd": usd,
             "justification": v.justification,
             "error": v.error[:500],
             "scored_at": datetime.now(UTC),

@@ -14,9 +14,9 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from agents.backends import backend_hook
+from agents.backends.options import Options
 from agents.protocols import get_protocol
 from sweep.spec import EpisodeSpec
 
@@ -33,12 +33,13 @@ def width(spec: EpisodeSpec) -> int:
 def engine_slots(
     specs: Sequence[EpisodeSpec],
     backend: str,
-    options: Mapping[str, Any],
+    options: Options,
     replicas: Mapping[str, int] | None = None,
 ) -> int:
     """Requests the clients may keep in flight over the agents' models of ``specs``, as the
-    backend declares it (``engine_slots`` in ``agents.backends``); 0 for one with no engine.
-    ``replicas``: a deployment phase's replicas per model, in place of the catalogue's."""
+    backend declares it (``engine_slots`` in ``agents.backends``; ``options``: its typed
+    options); 0 for one with no engine. ``replicas``: a deployment phase's replicas per model,
+    in place of the catalogue's."""
     count = backend_hook(backend, "engine_slots")
     if count is None:
         return 0
@@ -53,7 +54,7 @@ def engine_slots(
 def episodes_per_runner(
     specs: Sequence[EpisodeSpec],
     backend: str,
-    options: Mapping[str, Any],
+    options: Options,
     runners: int,
     replicas: Mapping[str, int] | None = None,
 ) -> int:

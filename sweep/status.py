@@ -12,7 +12,9 @@ from sweep.failures import failure_kinds, failure_lines
 from sweep.heartbeat import live_line, live_state
 from sweep.plan import plan
 from sweep.results.store import ResultStore
-from sweep.spend import line as spent_text
+from sweep.spend import as_json as cost_json
+from sweep.spend import lines as cost_lines
+from sweep.spend import planned as planned_cost
 from sweep.spend import spent
 from sweep.stored import stored_config
 
@@ -52,8 +54,9 @@ def status(results_dir: str, con: Console) -> dict[str, Any]:
     )
     live = live_state(store, pending)
     con.print(live_line(live, results_dir), markup=False, highlight=False)
-    if (spent_line := spent_text(spent(store))) is not None:
-        con.print(spent_line)
+    money = spent(store), planned_cost(store)
+    for line in cost_lines(*money):
+        con.print(line, markup=False, highlight=False)
     kinds = failure_kinds(results_dir, planned)
     for line in failure_lines(kinds, results_dir, con.width):
         con.print(line, markup=False, highlight=False)
@@ -64,4 +67,5 @@ def status(results_dir: str, con: Console) -> dict[str, Any]:
         **{"ok": n_ok, "failed": n_failed, "pending": pending, "stale": stale},
         "failures": {k.kind: {"count": k.count, "example": k.example_error} for k in kinds},
         **live,
+        "cost": cost_json(*money),
     }

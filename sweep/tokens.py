@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from agents.backends import SYNTHETIC_ENGINE
 from agents.backends.chat import ChatRequest, ChatResponse, estimate_tokens
 from agents.backends.sim import SimBackend
 from sweep.spec import EpisodeSpec, canonical_json
@@ -151,7 +152,7 @@ def _run(spec: EpisodeSpec, reply_scale: float, block_tokens: int) -> tuple[Shap
         spec.max_tokens,
         spec.judge.max_deliverable_tokens,
     )
-    sim_spec = replace(spec, engine="sim")
+    sim_spec = replace(spec, engine=SYNTHETIC_ENGINE)
     asyncio.run(run_episode(sim_spec, rec))
     return ShapeTokens(dict(rec.agents), rec.judge), spec.steps
 

@@ -23,7 +23,7 @@ def write_sim_results(results_dir: str, overrides: list[str], keep: int | None =
     typed, _ = build(cfg)
     p = plan(typed)
     specs = p.specs if keep is None else p.specs[:keep]
-    backend = make_backend(typed.backend.name, dict(typed.backend.options))
+    backend = make_backend(typed.backend.name, typed.backend.options)
 
     async def run_all() -> list[EpisodeRows]:
         out = await asyncio.gather(*(run_episode(s, backend) for s in specs))

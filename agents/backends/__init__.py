@@ -1,64 +1,87 @@
 """Backend registry: name -> what the backend is and how to build it. Optional packages are
 imported only when a backend's module is.
 
-A factory takes the backend's config options as keyword arguments and returns an object with
-``async chat(ChatRequest) -> ChatResponse`` and ``async aclose()``. Each entry also declares the
-backend's traits, so that ``sweep/`` never names a backend: whether it is synthetic (no engine:
-the sim), and which functions of its module the executor calls (``BackendEntry``).
+Each entry names the backend's typed options (``BackendEntry.options``, a frozen dataclass of
+``agents.backends.options``): ``parse_options`` turns the config's ``backend.*`` keys into it once
+(``sweep.config.build``), and every consumer takes that object. A factory takes the options and
+the executor's ``Runtime`` and returns an object with ``async chat(ChatRequest) -> ChatResponse``
+and ``async aclose()``. Each entry also declares the backend's traits, so that ``sweep/`` never
+names a backend: whether it is synthetic (no engine: the sim), whether its servers are someone
+else's, and which functions of its module the executor calls (``BackendEntry``).
 """
 
 from __future__ import annotations
 
 import importlib
-import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 from agents.backends.chat import Backend, SetupError
+from agents.backends.options import (
+    BackendConfigError,
+    ClientOptions,
+    Options,
+    Runtime,
+    SimOptions,
+    VllmOptions,
+)
+
+# The ``engine`` of the episode identity (sweep.spec): a synthetic backend's, or any real one's.
+SYNTHETIC_ENGINE, REAL_ENGINE = "sim", "llm"
 
 
 @dataclass(frozen=True)
 class BackendEntry:
     module: str
-    cls: str  # the factory
+    cls: str  # the factory: cls(options, runtime)
     extra: str  # the pip extra that provides its packages
+    options: type[Options]  # its typed options, parsed once from the config (parse_options)
     synthetic: bool = False  # no engine (the sim): its numbers are not evidence about LLMs
-    # Functions of ``module`` the executor calls, when the backend has them:
-    # engine_slots(models, options) -> requests the engines can hold (runner sizing);
-    # prepare_runners(specs, options, runners, recount) -> RunnerSetup (agents.backends.setup).
+    # Functions of ``module`` the executor calls, when the backend has them (``options``: the
+    # typed object): engine_slots(models, options) -> requests the engines can hold (runner
+    # sizing); prepare_runners(specs, options, runners, recount, replicas) -> RunnerSetup (.setup;
+    # ``replicas``: a deployment phase's per model, or None for the catalogue's).
     engine_slots: str | None = None
     prepare_runners: str | None = None
-    # The launch checks before dispatch that its endpoints list every model (sweep.preflight);
-    # a backend that serves its own models checks that itself.
-    preflight: bool = False
+    # Its endpoints are someone else's (a server of the user's, a hosted API): orgsweep deploys
+    # nothing, the launch checks before dispatch that they list every model (sweep.preflight),
+    # and the plan's cost is tokens at list prices. A backend that serves its own models (or
+    # none) checks that itself.
+    external: bool = False
     # It deploys the models itself (prepare_runners serves them): the executor follows the
     # deployment schedule's phases and replicas (sweep.phases) for it.
     serves_models: bool = False
 
     @property
+    def preflight(self) -> bool:
+        return self.external
+
+    @property
     def engine(self) -> str:
         """The ``engine`` field of the episode identity (sweep.spec): sim results never mix
         with those of a real engine, whichever route serves it."""
-        return "sim" if self.synthetic else "llm"
+        return SYNTHETIC_ENGINE if self.synthetic else REAL_ENGINE
 
 
 _ENTRIES: Mapping[str, BackendEntry] = MappingProxyType(
     {
-        "sim": BackendEntry("agents.backends.sim", "SimBackend", "", synthetic=True),
+        "sim": BackendEntry("agents.backends.sim", "SimBackend", "", SimOptions, synthetic=True),
         "openai": BackendEntry(
             "agents.backends.openai",
             "OpenAIBackend",
             "openai",
+            ClientOptions,
             engine_slots="engine_slots",
             prepare_runners="prepare_runners",
-            preflight=True,
+            external=True,
         ),
         "vllm": BackendEntry(
             "agents.backends.vllm",
             "VllmBackend",
             "vllm",
+            VllmOptions,
             engine_slots="engine_slots",
             prepare_runners="prepare_runners",
             serves_models=True,
@@ -102,22 +125,26 @@ def backend_factory(name: str) -> Callable[..., Backend]:
     return factory
 
 
-def make_backend(name: str, options: Mapping[str, Any]) -> Backend:
-    return backend_factory(name)(**dict(options))
+def make_backend(name: str, options: Options, runtime: Runtime | None = None) -> Backend:
+    """The backend ``name`` built from its typed options (``parse_options``) and, in a runner,
+    what the executor learned at run time."""
+    return backend_factory(name)(options, runtime)
+
+
+def parse_options(name: str, options: Mapping[str, Any]) -> Options:
+    """The typed options of backend ``name`` from the config's ``backend.*`` keys (``name``
+    left out); raises ``BackendConfigError`` listing every problem, each naming its key, or
+    ``KeyError`` / ``BackendUnavailable`` for an unknown backend or a missing package."""
+    backend_factory(name)  # the packages are there (the message says which pip install)
+    return backend_entry(name).options.parse(options)
 
 
 def check_options(name: str, options: Mapping[str, Any]) -> list[str]:
-    """Every problem with a backend's options (empty when valid), without building it: for the
-    driver and ``orgsweep validate``, before runner actors would fail one by one."""
+    """Every problem with a backend's options (empty when valid), without building it."""
     try:
-        factory = backend_factory(name)
+        parse_options(name, options)
     except (KeyError, BackendUnavailable) as e:
         return [str(e).strip("'\"")]
-    check = getattr(importlib.import_module(_ENTRIES[name].module), "check_options", None)
-    if check is not None:
-        return list(check(options))
-    params = inspect.signature(factory).parameters
-    unknown = sorted(set(options) - set(params))
-    if unknown:
-        return [f"backend: unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(params))}"]
+    except BackendConfigError as e:
+        return e.problems
     return []

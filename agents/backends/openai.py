@@ -18,7 +18,6 @@ import itertools
 import json
 import logging
 import math
-import os
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -37,13 +36,11 @@ from agents.backends.chat import (
     SetupError,
     estimate_tokens,
 )
-from agents.backends.options import BackendConfigError, ClientOptions, parse
+from agents.backends.options import NO_KEY, ClientOptions, Runtime
 from agents.backends.setup import RunnerSetup, slots
 from agents.catalogue import ModelSpec
 
 log = logging.getLogger("orgsweep.backend.openai")
-
-NO_KEY = "EMPTY"  # what local servers get when ``api_key_env`` is null (vLLM's convention)
 
 
 class BackendRequestError(SetupError):
@@ -61,14 +58,22 @@ class _Endpoint:
 
 
 class OpenAIBackend:
-    """Options: the fields of ``ClientOptions`` (each commented in conf/backend/openai.yaml)."""
+    """Options: ``ClientOptions`` (each field commented in conf/backend/openai.yaml)."""
 
-    def __init__(self, replicas_of: Callable[[ModelSpec], int] | None = None, **options: Any):
-        """``options``: ``ClientOptions``. ``replicas_of``: the replicas serving a model, when
-        the server knows better than ``ModelSpec.replicas`` (Ray Serve's autoscaling bounds)."""
-        self.options = o = parse(ClientOptions, options)
+    def __init__(
+        self,
+        options: ClientOptions,
+        runtime: Runtime | None = None,
+        replicas_of: Callable[[ModelSpec], int] | None = None,
+    ):
+        """``options``: parsed once (``agents.backends.parse_options``). ``runtime``: how many
+        clients share each endpoint, when the executor knows. ``replicas_of``: the replicas
+        serving a model, when the server knows better than ``ModelSpec.replicas`` (Ray
+        Serve's autoscaling bounds)."""
+        self.options = o = options
+        self.n_clients = (runtime and runtime.n_clients) or o.n_clients
         self._replicas_of = replicas_of or (lambda model: model.replicas)
-        self._key = os.environ[o.api_key_env] if o.api_key_env else NO_KEY
+        self._key = o.api_key()  # read here, where the client runs
         self.endpoints = [_Endpoint(u.rstrip("/")) for u in o.urls]
         self._turn = itertools.count()
         self._rng = random.Random()
@@ -176,9 +181,8 @@ class OpenAIBackend:
     def admission_limit(self, model: ModelSpec) -> int:
         """Requests this client keeps in flight to one endpoint for ``model``: its share
         (1 / ``n_clients``) of ``ClientOptions.in_flight_bound``."""
-        o = self.options
-        bound = o.in_flight_bound(self._replicas_of(model), model.max_num_seqs)
-        return max(1, math.ceil(bound / o.n_clients))
+        bound = self.options.in_flight_bound(self._replicas_of(model), model.max_num_seqs)
+        return max(1, math.ceil(bound / self.n_clients))
 
     def _window(self, ep: _Endpoint, model: ModelSpec) -> AdmissionWindow:
         w = ep.windows.get(model.name)
@@ -283,29 +287,18 @@ def _retry_after(e: openai.APIStatusError) -> float | None:
     return None
 
 
-def check_options(options: Mapping[str, Any]) -> list[str]:
-    """Every problem with ``backend=openai`` options (empty when they are valid)."""
-    try:
-        parse(ClientOptions, options)
-    except BackendConfigError as e:
-        return e.problems
-    return []
-
-
-def engine_slots(models: Sequence[ModelSpec], options: Mapping[str, Any]) -> int:
+def engine_slots(models: Sequence[ModelSpec], options: ClientOptions) -> int:
     """Engine slots the clients may use: each model's bound on every endpoint."""
-    urls = options.get("base_url")
-    endpoints = len(urls) if isinstance(urls, list | tuple) else 1
-    return slots(models, options, lambda m: m.replicas, endpoints)
+    return slots(models, options, lambda m: m.replicas, len(options.urls))
 
 
 def prepare_runners(
     specs: Sequence[Any],
-    options: Mapping[str, Any],
+    options: ClientOptions,
     runners: int,
     recount: Callable[[], int],
     replicas: Mapping[str, int] | None = None,
 ) -> RunnerSetup:
     """The servers are the user's: the runners' clients only learn how many share them
     (``replicas``, a deployment phase's, does not apply)."""
-    return RunnerSetup(runners, {"n_clients": runners})
+    return RunnerSetup(runners, Runtime(n_clients=runners))

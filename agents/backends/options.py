@@ -1,8 +1,13 @@
-"""The typed options behind ``conf/backend/openai.yaml`` and ``conf/backend/vllm.yaml``.
+"""The typed options of every backend (``conf/backend/*.yaml``), parsed once.
 
-``ClientOptions`` configures a client of an OpenAI-compatible endpoint (both backends);
-``ServeOptions`` how ``backend=vllm`` deploys the models on Ray Serve LLM. Each lists every
-problem at once, naming the config key, so ``orgsweep validate`` can report them all.
+``SimOptions`` are the sim's; ``ClientOptions`` configure a client of an OpenAI-compatible
+endpoint (``backend=openai``); ``VllmOptions`` are how ``backend=vllm`` deploys the models on Ray
+Serve LLM (``ServeOptions``) and how its runners' clients talk to them (a ``ClientOptions``).
+Each backend names its type in the registry (``BackendEntry.options``); ``sweep.config.build``
+parses the user's options into it once (``parse``), listing every problem at once with its
+config key, so ``orgsweep validate`` and ``launch`` report them all before anything starts.
+The frozen object then travels in ``BackendConfig`` to every consumer (runner actors included:
+it pickles). What the executor learns at run time travels beside it as ``Runtime``.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 MODEL_NAME_FROM = ("hf_id", "name")
 BALANCE = ("prefix_affinity", "least_in_flight", "round_robin")
@@ -19,6 +24,7 @@ MAX_TOKENS_FIELDS = ("max_tokens", "max_completion_tokens")
 REQUEST_FIELDS = ("model", "messages", "temperature", "seed", "response_format", *MAX_TOKENS_FIELDS)
 ACCELERATORS = ("gpu", "cpu")
 GUIDED_BACKENDS = ("auto", "xgrammar", "guidance", "outlines", "lm-format-enforcer")
+NO_KEY = "EMPTY"  # what local servers get when ``api_key_env`` is null (vLLM's convention)
 
 
 class BackendConfigError(ValueError):
@@ -27,6 +33,55 @@ class BackendConfigError(ValueError):
     def __init__(self, problems: list[str]):
         super().__init__("; ".join(problems))
         self.problems = problems
+
+
+class Options(Protocol):
+    """A backend's typed options (``BackendEntry.options``): frozen and picklable."""
+
+    @classmethod
+    def parse(cls, options: Mapping[str, Any]) -> Self: ...
+
+    def problems(self) -> list[str]: ...
+
+    @property
+    def prefix_caching(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What the executor learns at run time, passed to each runner's backend beside (never
+    inside) the user's options: how many clients share each endpoint (one per runner actor),
+    where a route the driver deployed listens, and the replicas per model the deployment phase
+    serves (``backend=vllm``: the clients admit calls for those; sweep/phases.py)."""
+
+    n_clients: int | None = None  # None: the options' own n_clients
+    base_url: str | None = None
+    served_replicas: Mapping[str, int] = field(default_factory=dict)  # {}: the catalogue's
+
+
+@dataclass(frozen=True)
+class SimOptions:
+    """The sim's options (comments in conf/backend/sim.yaml)."""
+
+    simulate_latency: bool = False
+    invalid_output_rate: float = 0.0
+
+    @classmethod
+    def parse(cls, options: Mapping[str, Any]) -> Self:
+        return parse(cls, options)
+
+    @property
+    def prefix_caching(self) -> bool:
+        return True  # what backend=vllm would do by default (the plan's cost estimate)
+
+    def problems(self) -> list[str]:
+        p: list[str] = []
+        if not isinstance(self.simulate_latency, bool):
+            p.append(f"backend.simulate_latency={self.simulate_latency!r}: must be true or false")
+        rate = self.invalid_output_rate
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
+            p.append(f"backend.invalid_output_rate={rate!r}: must be a number in 0..1")
+        return p
 
 
 @dataclass(frozen=True)
@@ -51,9 +106,36 @@ class ClientOptions:
     max_tokens_field: str = "max_tokens"
     extra_body: Mapping[str, Any] | None = None
 
+    @classmethod
+    def parse(cls, options: Mapping[str, Any]) -> Self:
+        return parse(cls, options)
+
     @property
     def urls(self) -> tuple[str, ...]:
         return (self.base_url,) if isinstance(self.base_url, str) else tuple(self.base_url)
+
+    @property
+    def prefix_caching(self) -> bool:
+        return True  # the server's own setting; assumed on (the plan's cost estimate)
+
+    def api_key(self) -> str:
+        """The key from the variable ``api_key_env`` names (``NO_KEY`` when it is null), read
+        where the client runs; ``BackendConfigError`` when that variable is not set there."""
+        if self.api_key_env is None:
+            return NO_KEY
+        if problem := self._key_problem():
+            raise BackendConfigError([problem])
+        return os.environ[self.api_key_env]
+
+    def _key_problem(self) -> str | None:
+        env = self.api_key_env
+        if env is None or os.environ.get(env):
+            return None
+        return (
+            f"backend.api_key_env={env}: the environment variable {env} is not set; export "
+            "it (the key is read from there and never stored), or set "
+            "backend.api_key_env=null for a local server that needs no key"
+        )
 
     def in_flight_bound(self, replicas: int, max_num_seqs: int) -> float:
         """Requests all clients together keep in flight to one endpoint for a model served by
@@ -71,13 +153,8 @@ class ClientOptions:
         for u in self.urls:
             if not isinstance(u, str) or not u.startswith(("http://", "https://")):
                 p.append(f"backend.base_url={u!r}: must start with http:// or https://")
-        env = self.api_key_env
-        if env is not None and not os.environ.get(env):
-            p.append(
-                f"backend.api_key_env={env}: the environment variable {env} is not set; export "
-                "it (the key is read from there and never stored), or set "
-                "backend.api_key_env=null for a local server that needs no key"
-            )
+        if missing := self._key_problem():
+            p.append(missing)
         for key in ("timeout_s", "backoff_s", "backoff_max_s", "admission_headroom"):
             _number(p, key, getattr(self, key), 0)
         for key, low in (("max_retries", 0), ("n_clients", 1), ("max_response_bytes", 1024)):
@@ -136,6 +213,67 @@ class ServeOptions:
                 f"backend.engine_kwargs: {', '.join(forbidden)}: set by orgsweep from conf/model"
             )
         return p
+
+
+# Options of each vllm runner's client (the rest of ClientOptions is fixed for a Serve app).
+CLIENT_KEYS = frozenset(
+    {
+        "timeout_s",
+        "max_response_bytes",
+        "max_retries",
+        "structured_output",
+        "backoff_s",
+        "backoff_max_s",
+        "max_in_flight",
+        "admission_headroom",
+        "n_clients",
+        "extra_body",
+    }
+)
+
+
+@dataclass(frozen=True)
+class VllmOptions:
+    """``backend=vllm``: how the driver serves the models, and each runner's client of the
+    app's route (its ``base_url`` comes at run time: ``Runtime``). Comments in vllm.yaml."""
+
+    serve: ServeOptions = field(default_factory=ServeOptions)
+    client: ClientOptions = field(
+        default_factory=lambda: ClientOptions(api_key_env=None, model_name_from="name")
+    )
+
+    @classmethod
+    def parse(cls, options: Mapping[str, Any]) -> Self:
+        """The flat keys of vllm.yaml: ``CLIENT_KEYS`` configure the client, the rest serving;
+        ``base_url`` is the driver's (null in the config)."""
+        problems: list[str] = []
+        if options.get("base_url") is not None:
+            problems.append(
+                f"backend.base_url={options['base_url']!r}: backend=vllm sets it from the app it "
+                "deploys (serve_models); leave it null, or use backend=openai for a server of "
+                "your own"
+            )
+        client = {k: v for k, v in options.items() if k in CLIENT_KEYS}
+        fixed = {"api_key_env": None, "model_name_from": "name"}  # no key; registry names
+        parsed: list[Any] = []
+        for part, opts, ignore in (
+            (ServeOptions, options, CLIENT_KEYS | {"base_url"}),
+            (ClientOptions, {**fixed, **client}, frozenset()),
+        ):
+            try:
+                parsed.append(parse(part, opts, ignore))
+            except BackendConfigError as e:
+                problems += e.problems
+        if problems:
+            raise BackendConfigError(problems)
+        return cls(*parsed)
+
+    @property
+    def prefix_caching(self) -> bool:
+        return self.serve.enable_prefix_caching
+
+    def problems(self) -> list[str]:
+        return self.serve.problems() + self.client.problems()
 
 
 class _Checked(Protocol):

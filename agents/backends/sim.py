@@ -17,6 +17,7 @@ import re
 from typing import Any
 
 from agents.backends.chat import ChatRequest, ChatResponse, estimate_tokens
+from agents.backends.options import Runtime, SimOptions
 from agents.backends.sim_judge import adjusted, skimmed
 from agents.backends.sim_read import Prompt, Req, read_prompt
 from agents.backends.sim_world import CORES, FILLER, GENERIC, NOUNS, QUALIFIERS, VERBS
@@ -26,12 +27,14 @@ _LEVEL_PENALTY = {"L1": 0.0, "L2": 0.05, "L3": 0.12, "L4": 0.25}
 
 
 class SimBackend:
-    """Options: ``simulate_latency`` (sleep for the profile's decode time; benchmarks only) and
-    ``invalid_output_rate`` (share of first replies that are broken JSON, to exercise repair)."""
+    """Options (``SimOptions``): ``simulate_latency`` (sleep for the profile's decode time;
+    benchmarks only) and ``invalid_output_rate`` (share of first replies that are broken JSON,
+    to exercise repair). It needs nothing from the executor's ``Runtime``."""
 
-    def __init__(self, simulate_latency: bool = False, invalid_output_rate: float = 0.0):
-        self.simulate_latency = simulate_latency
-        self.invalid_output_rate = invalid_output_rate
+    def __init__(self, options: SimOptions | None = None, runtime: Runtime | None = None):
+        o = options or SimOptions()
+        self.simulate_latency = o.simulate_latency
+        self.invalid_output_rate = o.invalid_output_rate
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
         text = respond(request, self.invalid_output_rate)

@@ -5,22 +5,22 @@ Two halves, because the deployment belongs to the sweep and the clients to the r
 in one module, hence its length, since they must agree on the route, on model names and on
 options):
 
-- ``serve_models(models, options)`` runs once per sweep (or per model phase) in the driver,
-  after Ray is up and before the runner actors start: one ``LLMConfig`` per model
+- ``serve_models(models, options)`` (``VllmOptions``) runs once per sweep (or per model phase)
+  in the driver, after Ray is up and before the runner actors start: one ``LLMConfig`` per model
   (``llm_config_kwargs``), ``build_openai_app``, ``serve.run``, then it waits until every model
   is listed on ``/v1/models``, and returns ``ServeHandle(base_url, shutdown())``. Deploying per
   runner would start one engine set per runner; a Serve app is a cluster-wide singleton by name.
-- ``VllmBackend(base_url=..., **options)`` is what each runner builds through the registry: an
-  ``OpenAIBackend`` pointed at the route (composed, not inherited), model name = registry name
-  (``model_id``), no API key.
+- ``VllmBackend(options, runtime)`` is what each runner builds through the registry: an
+  ``OpenAIBackend`` pointed at the route ``runtime.base_url`` (composed, not inherited), model
+  name = registry name (``model_id``), no API key.
 
 The executor's part (sweep/execute.py), per phase, through the registry's ``prepare_runners``
 trait (``agents.backends``): ``prepare_runners`` deploys (``serve_models``) with the phase's
 replicas per model (``min_replicas = max_replicas`` = that count unless ``backend.min_replicas``
 / ``max_replicas`` say otherwise), sizes the runner pool from the CPUs serving left, and returns
-the route, ``n_clients`` and the replicas (``served_replicas``, so the clients admit calls for
-them) as runtime beside the user's options (``runner_options``); the executor shuts the handle
-down after the phase.
+the route, ``n_clients`` and the phase's replicas (``served_replicas``, so the clients admit
+calls for them) as ``Runtime`` beside the user's options (``runner_runtime``); the executor shuts
+the handle down after the phase.
 
 Ray Serve and vLLM are imported only inside the functions that deploy.
 """
@@ -28,20 +28,19 @@ Ray Serve and vLLM are imported only inside the functions that deploy.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import logging
 import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from typing import Any
 
 from agents.backends.chat import ChatRequest, ChatResponse, SetupError
 from agents.backends.openai import OpenAIBackend
-from agents.backends.options import BackendConfigError, ClientOptions, ServeOptions, parse
+from agents.backends.options import BackendConfigError, Runtime, ServeOptions, VllmOptions
 from agents.backends.setup import RunnerSetup, slots
 from agents.catalogue import ModelSpec
 
@@ -51,32 +50,9 @@ POLL_S = 5.0  # how often the driver looks at a starting app
 # through the deployment's request_router_config; named as a string, so Ray is not imported here.
 PREFIX_ROUTER = "ray.serve.llm.request_router.PrefixCacheAffinityRouter"
 
-# Options of each runner's client, passed on to OpenAIBackend (the rest are fixed for a Serve app).
-CLIENT_KEYS = frozenset(
-    {
-        "timeout_s",
-        "max_response_bytes",
-        "max_retries",
-        "structured_output",
-        "backoff_s",
-        "backoff_max_s",
-        "max_in_flight",
-        "admission_headroom",
-        "n_clients",
-        "extra_body",
-    }
-)
-RUNNER_KEYS = CLIENT_KEYS | {"base_url", "served_replicas"}
-RUNTIME_KEYS = ("base_url", "n_clients", "served_replicas")  # what runner_options adds
-
 
 class ServeError(SetupError):
     """The models could not be brought up on Ray Serve."""
-
-
-def serve_options(options: Mapping[str, Any]) -> ServeOptions:
-    """The serving half of all ``backend=vllm`` options; raises ``BackendConfigError``."""
-    return parse(ServeOptions, options, ignore=RUNNER_KEYS)
 
 
 def replica_range(model: ModelSpec, options: ServeOptions) -> tuple[int, int]:
@@ -99,14 +75,11 @@ def with_replicas(model: ModelSpec, served: Mapping[str, int] | None) -> ModelSp
     """``model`` with the phase's replica count (``served``), if it names one."""
     if not served or model.name not in served:
         return model
-    return dataclasses.replace(model, replicas=max(1, int(served[model.name])))
+    return replace(model, replicas=max(1, int(served[model.name])))
 
 
-def llm_config_kwargs(
-    model: ModelSpec, options: ServeOptions | Mapping[str, Any]
-) -> dict[str, Any]:
+def llm_config_kwargs(model: ModelSpec, o: ServeOptions) -> dict[str, Any]:
     """The keyword arguments of ``ray.serve.llm.LLMConfig`` that serve ``model``."""
-    o = options if isinstance(options, ServeOptions) else serve_options(options)
     if model.hosted:
         raise BackendConfigError(
             [
@@ -186,9 +159,9 @@ def sweep_models(specs: Iterable[Any]) -> list[ModelSpec]:
     return list(out.values())
 
 
-def serve_models(models: Iterable[ModelSpec], options: Mapping[str, Any]) -> ServeHandle:
+def serve_models(models: Iterable[ModelSpec], options: VllmOptions) -> ServeHandle:
     """Deploy ``models`` on Ray Serve LLM and wait until each answers; Ray must be initialised."""
-    o = serve_options(options)
+    o = options.serve
     unique = {m.name: m for m in models}
     if not unique:
         raise ServeError("no model to serve")
@@ -206,11 +179,14 @@ def serve_models(models: Iterable[ModelSpec], options: Mapping[str, Any]) -> Ser
     return ServeHandle(base_url, o.app_name, tuple(unique), o.keep_serving)
 
 
-def runner_options(
-    options: Mapping[str, Any], handle: ServeHandle, n_runners: int = 1
-) -> dict[str, Any]:
-    """The ``backend=vllm`` options each runner's ``VllmBackend`` gets."""
-    return {**options, "base_url": handle.base_url, "n_clients": max(1, n_runners)}
+def runner_runtime(
+    handle: ServeHandle, n_runners: int = 1, replicas: Mapping[str, int] | None = None
+) -> Runtime:
+    """What each runner's ``VllmBackend`` gets beside the options: the route, how many clients
+    share it, and the deployment phase's replicas per model (``replicas``) they admit calls for."""
+    return Runtime(
+        n_clients=max(1, n_runners), base_url=handle.base_url, served_replicas=dict(replicas or {})
+    )
 
 
 def _start_serve(serve: Any, o: ServeOptions) -> None:
@@ -349,33 +325,22 @@ def serving_versions(models: Iterable[ModelSpec]) -> dict[str, Any]:
 
 
 class VllmBackend:
-    """A runner's client for the Serve app that ``serve_models`` started.
+    """A runner's client for the Serve app that ``serve_models`` started: ``options.client``
+    pointed at ``runtime.base_url``, which the driver sets from ``ServeHandle.base_url``."""
 
-    Takes every ``backend=vllm`` option (the serving ones are checked and otherwise ignored
-    here) plus ``base_url``, which the driver sets from ``ServeHandle.base_url``.
-    """
-
-    def __init__(
-        self,
-        base_url: str | None = None,
-        served_replicas: Mapping[str, int] | None = None,
-        **options: Any,
-    ):
-        self.serving = serve_options(options)
-        if not base_url:
+    def __init__(self, options: VllmOptions, runtime: Runtime | None = None):
+        if runtime is None or not runtime.base_url:
             raise BackendConfigError(
                 [
                     "backend=vllm: base_url is not set; the driver sets it from "
                     "serve_models(...).base_url (see agents/backends/vllm.py)"
                 ]
             )
-        client = {k: v for k, v in options.items() if k in CLIENT_KEYS}
+        self.serving = options.serve
         self.client = OpenAIBackend(
-            base_url=base_url,
-            api_key_env=None,
-            model_name_from="name",  # model_loading_config.model_id is the registry name
-            replicas_of=admitted_replicas(self.serving, served_replicas),
-            **client,
+            replace(options.client, base_url=runtime.base_url),
+            runtime,
+            replicas_of=admitted_replicas(self.serving, runtime.served_replicas),
         )
 
     def __repr__(self) -> str:
@@ -388,29 +353,14 @@ class VllmBackend:
         await self.client.aclose()
 
 
-def check_options(options: Mapping[str, Any]) -> list[str]:
-    """Every problem with ``backend=vllm`` options (empty when valid); ``base_url`` may be unset."""
-    problems: list[str] = []
-    client = {k: v for k, v in options.items() if k in CLIENT_KEYS}
-    for cls, opts, ignore in (
-        (ServeOptions, options, RUNNER_KEYS),
-        (ClientOptions, {"api_key_env": None, **client}, frozenset()),
-    ):
-        try:
-            parse(cls, opts, ignore)
-        except BackendConfigError as e:
-            problems += e.problems
-    return problems
-
-
-def engine_slots(models: Sequence[ModelSpec], options: Mapping[str, Any]) -> int:
+def engine_slots(models: Sequence[ModelSpec], options: VllmOptions) -> int:
     """Engine slots the clients may use: each model at the most replicas Serve may run."""
-    return slots(models, options, admitted_replicas(serve_options(options)))
+    return slots(models, options.client, admitted_replicas(options.serve))
 
 
 def prepare_runners(
     specs: Sequence[Any],
-    options: Mapping[str, Any],
+    options: VllmOptions,
     runners: int,
     recount: Callable[[], int],
     replicas: Mapping[str, int] | None = None,
@@ -422,8 +372,8 @@ def prepare_runners(
     handle = serve_models([with_replicas(m, replicas) for m in sweep_models(specs)], options)
     try:
         n = recount()
-        opts = {**runner_options(options, handle, n), "served_replicas": dict(replicas or {})}
+        runtime = runner_runtime(handle, n, replicas)
     except BaseException:
         handle.shutdown()
         raise
-    return RunnerSetup(n, {k: opts[k] for k in RUNTIME_KEYS}, handle)
+    return RunnerSetup(n, runtime, handle)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from agents.contract import normalise_role
 from agents.prompts import VisibleTurn, render_seeds
+from agents.protocols.checks import require_whole
 from agents.protocols.steps import StepOutcome, in_parallel
 from agents.runtime import StepRuntime, TurnRecord
 
@@ -53,18 +54,8 @@ class Params:
     best: str = "coverage"
 
     def __post_init__(self) -> None:
-        if self.seeds is not None and (
-            isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1
-        ):
-            raise ValueError(f"clonal: seeds={self.seeds!r} must be a whole number >= 1 or null")
-        if (
-            isinstance(self.keep_per_lineage, bool)
-            or not isinstance(self.keep_per_lineage, int)
-            or self.keep_per_lineage < 0
-        ):
-            raise ValueError(
-                f"clonal: keep_per_lineage={self.keep_per_lineage!r} must be a whole number >= 0"
-            )
+        require_whole("clonal", "seeds", self.seeds, 1, optional=True)
+        require_whole("clonal", "keep_per_lineage", self.keep_per_lineage, 0)
         if self.best not in BEST:
             raise ValueError(f"clonal: best={self.best!r}; valid: {', '.join(BEST)}")
 

@@ -24,6 +24,7 @@ import random
 from dataclasses import dataclass
 
 from agents.prompts import render_intentions
+from agents.protocols.checks import require_whole
 from agents.protocols.steps import StepOutcome, in_parallel, intentions_changed
 from agents.runtime import StepRuntime, derive_seed
 
@@ -54,14 +55,7 @@ class Params:
             raise ValueError(
                 f"morphogenetic: topology={self.topology!r}; valid: {', '.join(TOPOLOGIES)}"
             )
-        if (
-            isinstance(self.neighbours, bool)
-            or not isinstance(self.neighbours, int)
-            or self.neighbours < 1
-        ):
-            raise ValueError(
-                f"morphogenetic: neighbours={self.neighbours!r} must be a whole number >= 1"
-            )
+        require_whole("morphogenetic", "neighbours", self.neighbours, 1)
 
 
 def topology(kind: str, n: int, k: int, seed: int) -> dict[int, set[int]]:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agents.protocols import sequential
+from agents.protocols.checks import require_whole
 from agents.protocols.steps import StepOutcome, in_parallel, visible_turns
 from agents.runtime import StepRuntime, TurnRecord
 
@@ -35,8 +36,7 @@ class Params:
     context_budget_tokens: int = 6000
 
     def __post_init__(self) -> None:
-        if isinstance(self.growth, bool) or not isinstance(self.growth, int) or self.growth < 1:
-            raise ValueError(f"ripple: growth={self.growth!r} must be a whole number >= 1")
+        require_whole("ripple", "growth", self.growth, 1)
 
 
 def waves(agents: Sequence[int], growth: int) -> list[list[int]]:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 from agents.backends.chat import estimate_tokens
 from agents.prompts import VisibleTrace, render_traces
+from agents.protocols.checks import require_whole
 from agents.protocols.steps import StepOutcome, in_parallel
 from agents.runtime import StepRuntime, TurnRecord
 
@@ -55,8 +56,7 @@ class Params:
     context_budget_tokens: int = 6000
 
     def __post_init__(self) -> None:
-        if isinstance(self.rounds, bool) or not isinstance(self.rounds, int) or self.rounds < 1:
-            raise ValueError(f"stigmergic: rounds={self.rounds!r} must be a whole number >= 1")
+        require_whole("stigmergic", "rounds", self.rounds, 1)
         if not 0.0 <= self.evaporation < 1.0:
             raise ValueError(f"stigmergic: evaporation={self.evaporation!r} must be in [0, 1)")
         if self.deposit <= 0:

@@ -13,12 +13,17 @@ canonical JSON cost more than generating the task.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 LEVELS = ("L1", "L2", "L3", "L4")
 KINDS = ("analysis", "action")
 _new = object.__new__
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    """A dataclass's fields by name, in order (shallow: ``to_record`` converts the tuples)."""
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}
 
 
 @dataclass(frozen=True)
@@ -32,13 +37,7 @@ class Requirement:
     depends_on: tuple[int, ...] = ()
 
     def to_record(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "text": self.text,
-            "kind": self.kind,
-            "phase": self.phase,
-            "depends_on": list(self.depends_on),
-        }
+        return {**_fields(self), "depends_on": list(self.depends_on)}
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ class Stakeholder:
     constraint: str
 
     def to_record(self) -> dict[str, Any]:
-        return {"name": self.name, "interest": self.interest, "constraint": self.constraint}
+        return _fields(self)
 
 
 @dataclass(frozen=True)
@@ -92,48 +91,30 @@ def structure_text(requirements: tuple[Requirement, ...]) -> str:
     )
 
 
-def content_text(
-    level: str,
-    domains: tuple[str, ...],
-    title: str,
-    brief: str,
-    requirements: tuple[Requirement, ...],
-    stakeholders: tuple[Stakeholder, ...] = (),
-    missing_info: tuple[str, ...] = (),
-    *,
-    structure: str | None = None,
-) -> str:
-    """The exact text ``content_hash`` hashes (see the module docstring); ``structure`` is
-    ``structure_text(requirements)`` when the caller already has it."""
+def content_text(task: Task, structure: str | None = None) -> str:
+    """The exact text ``content_hash`` hashes (see the module docstring): ``task``'s content
+    fields (its id and stored hash aside); ``structure`` is ``structure_text(requirements)``
+    when the caller already has it."""
     if structure is None:
-        structure = structure_text(requirements)
-    stakes = "\x1e".join([f"{s.name}\x1f{s.interest}\x1f{s.constraint}" for s in stakeholders])
+        structure = structure_text(task.requirements)
+    stakes = "\x1e".join([f"{s.name}\x1f{s.interest}\x1f{s.constraint}" for s in task.stakeholders])
     return "\x1d".join(
         (
-            level,
-            "\x1e".join(domains),
-            title,
-            brief,
-            "\x1e".join([r.text for r in requirements]),
+            task.level,
+            "\x1e".join(task.domains),
+            task.title,
+            task.brief,
+            "\x1e".join([r.text for r in task.requirements]),
             structure,
             stakes,
-            "\x1e".join(missing_info),
+            "\x1e".join(task.missing_info),
         )
     )
 
 
-def content_hash(task: Task) -> str:
+def content_hash(task: Task, structure: str | None = None) -> str:
     """The hash of ``task``'s content (whatever its stored ``content_hash`` says)."""
-    text = content_text(
-        task.level,
-        task.domains,
-        task.title,
-        task.brief,
-        task.requirements,
-        task.stakeholders,
-        task.missing_info,
-    )
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return hashlib.sha256(content_text(task, structure).encode()).hexdigest()[:16]
 
 
 def make_task(
@@ -150,13 +131,8 @@ def make_task(
 ) -> Task:
     """Build a task whose ``content_hash`` (and default id) derive from its content.
     ``structure`` (= ``structure_text(requirements)``) lets the generator skip recomputing it."""
-    text = content_text(
-        level, domains, title, brief, requirements, stakeholders, missing_info, structure=structure
-    )
-    h = hashlib.sha256(text.encode()).hexdigest()[:16]
     task = _new(Task)
     task.__dict__.update(  # the frozen dataclass's __init__ without its per-field setattr calls
-        task_id=task_id or f"t-{h[:12]}",
         level=level,
         domains=domains,
         title=title,
@@ -164,6 +140,7 @@ def make_task(
         requirements=requirements,
         stakeholders=stakeholders,
         missing_info=missing_info,
-        content_hash=h,
     )
+    h = content_hash(task, structure)
+    task.__dict__.update(task_id=task_id or f"t-{h[:12]}", content_hash=h)
     return task

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("sweep.cli.config", "run"),
     "status": ("sweep.cli.status", "run"),
     "compact": ("sweep.cli.compact", "run"),
+    "check": ("sweep.cli.check", "run"),
     "query": ("sweep.cli.query", "run"),
     "show": ("sweep.cli.show", "run"),
     "rescore": ("sweep.cli.rescore", "run"),
@@ -101,6 +102,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="first delete rows of episodes not in the sweep's plan (atomically per table)",
     )
+    check = cmd(
+        "check",
+        "list damaged, foreign, orphaned and leftover files and what the next launch does "
+        "(exit 1 if any)",
+        False,
+    )
+    check.add_argument("results_dir")
+    check.add_argument("--json", action="store_true", help="machine-readable findings")
     query = cmd("query", "SQL over the runs, agents, transcripts and scores tables", False)
     query.add_argument("results_dir")
     query.add_argument("sql")

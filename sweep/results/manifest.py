@@ -40,7 +40,17 @@ def read_manifest(store: ResultStore, *, required: bool = True) -> dict[str, Any
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as e:
-        raise UserError(f"{store.uri}/{MANIFEST} is not valid YAML ({e}); move it aside") from None
+        raise UserError(
+            f"{store.uri}/{MANIFEST} is not valid YAML ({_yaml_problem(e)}); move it aside"
+        ) from None
     if not isinstance(data, dict):
         raise UserError(f"{store.uri}/{MANIFEST} is not a mapping; move it aside")
     return data
+
+
+def _yaml_problem(e: yaml.YAMLError) -> str:
+    """What is wrong and where, on one line (PyYAML's own message quotes the text over several)."""
+    if isinstance(e, yaml.MarkedYAMLError) and e.problem_mark is not None:
+        mark = e.problem_mark
+        return f"{e.problem} at line {mark.line + 1}, column {mark.column + 1}"
+    return " ".join(str(e).split())

@@ -73,7 +73,13 @@ RUNS = pa.schema(
         ("deliverable_chars", pa.int32()),
         ("wall_s", pa.float64()),
         ("gpu_s", pa.float64()),
-        ("cost_usd", pa.float64()),
+        ("cost_usd", pa.float64()),  # agent_cost_usd + judge_cost_usd
+        # Accounting parts (docs/design/cost.md "Accounting"); null in results written before
+        # them, where gpu_s and cost_usd are the totals.
+        ("agent_gpu_s", pa.float64()),
+        ("judge_gpu_s", pa.float64()),
+        ("agent_cost_usd", pa.float64()),
+        ("judge_cost_usd", pa.float64()),
         ("status", pa.string()),  # ok | failed
         ("error_kind", pa.string()),
         ("error", pa.string()),
@@ -145,6 +151,8 @@ SCORES = pa.schema(
         ("judge_calls", pa.int32()),
         ("judge_prompt_tokens", pa.int64()),
         ("judge_completion_tokens", pa.int64()),
+        ("judge_gpu_s", pa.float64()),  # what this rescore spent (runs' judge_* columns: the
+        ("judge_cost_usd", pa.float64()),  # sweep's inline judge), null before these columns
         ("justification", pa.string()),
         ("error", pa.string()),
         ("scored_at", pa.timestamp("ms", tz="UTC")),

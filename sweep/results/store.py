@@ -74,6 +74,15 @@ class Committed:
     attempt: int
 
 
+@dataclass(frozen=True)
+class PartProblem:
+    """Why a part file is skipped: ``unreadable`` (damaged) or ``foreign`` (another table's,
+    another program's, or a column of another type)."""
+
+    kind: str
+    problem: str
+
+
 class ResultStore:
     def __init__(self, uri: str):
         self.uri = uri
@@ -152,10 +161,24 @@ class ResultStore:
             pq.write_table(pa.table({"episode_id": pa.array(ids, pa.string())}), out)
 
     def read_plan(self) -> list[str] | None:
+        """The stored plan's episode ids; None when there is none. A ``plan.parquet`` that is
+        there but is not a plan (a directory, a damaged or foreign file) is a UserError naming
+        it: analysing or launching without the plan would count the wrong episodes."""
+        path = self.path(PLAN)
         try:
-            t = pq.read_table(self.path(PLAN), filesystem=self.fs)
-        except (FileNotFoundError, OSError, pa.ArrowException):
-            return None
+            kind = self.fs.get_file_info(path).type
+            if kind == pafs.FileType.NotFound:
+                return None
+            if kind != pafs.FileType.File:
+                raise ValueError("it is a directory, not a file")
+            t = pq.read_table(path, filesystem=self.fs)
+            if "episode_id" not in t.column_names:
+                raise ValueError("it has no episode_id column")
+        except (OSError, ValueError, pa.ArrowException) as e:
+            raise UserError(
+                f"{path} is not a readable plan ({e}); move it out of the results directory; "
+                "the next `orgsweep launch` then writes it again"
+            ) from None
         return [str(x) for x in t.column("episode_id").to_pylist()]
 
     def read_text(self, name: str) -> str | None:
@@ -180,7 +203,13 @@ class ResultStore:
 
     def _files(self, table: str) -> set[str]:
         sel = pafs.FileSelector(self.path(table), allow_not_found=True)
-        return {i.path for i in self.fs.get_file_info(sel) if i.type == pafs.FileType.File}
+        try:
+            infos = self.fs.get_file_info(sel)
+        except OSError:
+            if self.fs.get_file_info(self.path(table)).type == pafs.FileType.File:
+                raise not_a_table_dir(self.path(table), table) from None
+            raise
+        return {i.path for i in infos if i.type == pafs.FileType.File}
 
     def merges(self, table: str, files: set[str] | None = None) -> list[tuple[str, list[str]]]:
         """(merged part, names of the parts it replaces) for every ``.replaces`` file of
@@ -259,19 +288,26 @@ class ResultStore:
 
     def read_part(self, path: str, schema: pa.Schema) -> pa.Table | None:
         """One part's rows as ``schema``, or None (with a warning) if it cannot be read so."""
+        got = self.load_part(path, schema)
+        if isinstance(got, PartProblem):
+            warn = _warn_unreadable if got.kind == "unreadable" else _warn_foreign
+            warn(path, got.problem)
+            return None
+        return got
+
+    def load_part(self, path: str, schema: pa.Schema) -> pa.Table | PartProblem:
+        """One part's rows as ``schema``, or why it cannot be read so (no warning)."""
         try:
             t = pq.read_table(path, filesystem=self.fs)
         except (OSError, pa.ArrowException) as e:
-            _warn_unreadable(path, e)
-            return None
+            return PartProblem("unreadable", str(e))
         table = next((k for k, v in TABLES.items() if set(schema.names) <= set(v.names)), "")
         found = pl.from_arrow(t.schema.empty_table())
         assert isinstance(found, pl.DataFrame)
         expected = pl.from_arrow(schema.empty_table())
         assert isinstance(expected, pl.DataFrame)
         if problem := _mismatch(found.schema, expected.schema, table, subset=True):
-            _warn_foreign(path, problem)
-            return None
+            return PartProblem("foreign", problem)
         for name in schema.names:  # columns added after the part was written: null
             if name not in t.column_names:
                 t = t.append_column(name, pa.nulls(t.num_rows, schema.field(name).type))
@@ -325,6 +361,13 @@ def _mismatch(
     return ""
 
 
+def not_a_table_dir(path: str, table: str) -> UserError:
+    return UserError(
+        f"{path} is a file, not the directory of {table} part files; move it out of the "
+        "results directory"
+    )
+
+
 def _warn_foreign(path: str, problem: str) -> None:
     warnings.warn(
         f"skipping part file {path}: {problem}; move it out of the results directory",
@@ -333,7 +376,7 @@ def _warn_foreign(path: str, problem: str) -> None:
     )
 
 
-def _warn_unreadable(path: str, error: Exception) -> None:
+def _warn_unreadable(path: str, error: Exception | str) -> None:
     warnings.warn(
         f"skipping unreadable part file {path}: {error}; its episodes will be re-run",
         StoreWarning,

@@ -11,7 +11,7 @@ import pytest
 from fake_openai_server import FakeOpenAIServer, Faults  # tests/ is on sys.path
 
 from agents.backends import vllm as vllm_backend
-from agents.backends.vllm import runner_options
+from agents.backends.vllm import runner_runtime
 
 # ---- a whole sweep against a faulty server --------------------------------------------------
 
@@ -103,12 +103,12 @@ def test_runner_pool_fits_the_cpus_serving_leaves(
         seen["free_cpus"] = ray.available_resources().get("CPU", 0.0)
         return Serving(srv.url, tuple(m.name for m in models))
 
-    def spy_runner_options(options: Any, handle: Any, n_runners: int = 1) -> dict[str, Any]:
+    def spy_runner_runtime(handle: Any, n_runners: int = 1, replicas: Any = None) -> Any:
         seen["n_runners"] = n_runners
-        return runner_options(options, handle, n_runners)
+        return runner_runtime(handle, n_runners, replicas)
 
     monkeypatch.setattr(vllm_backend, "serve_models", fake_serve)
-    monkeypatch.setattr(vllm_backend, "runner_options", spy_runner_options)
+    monkeypatch.setattr(vllm_backend, "runner_runtime", spy_runner_runtime)
     res = str(tmp_path / "r")
     with FakeOpenAIServer() as srv:
         args = ["backend=vllm", "allow_unpinned=true", "sweep.limit=3", f"results_dir={res}"]

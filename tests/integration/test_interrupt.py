@@ -79,3 +79,24 @@ def test_result_affecting_change_is_refused_by_default(ray_local, tmp_path: Path
     assert main([*args, "--on-config-change=warn"]) == 0  # on request: warn and carry on
     out = " ".join(capsys.readouterr().out.split())  # rich wraps the warnings
     assert "2 committed episode(s) are not in this plan" in out and "mission" in out
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc (Linux)")
+def test_ray_agents_of_a_killed_launch_are_stopped_by_the_next_one(tmp_path: Path) -> None:
+    """After kill -9 of a driver, its local Ray's dashboard and runtime-env agents linger for
+    Ray's 60 s GCS timeout; the next launch stops them by pid (sweep.ray_leftovers)."""
+    from sweep.ray_leftovers import leftovers
+
+    res = str(tmp_path / "r")
+    cmd, env, code, _ = _stop_midway(res, signal.SIGKILL)
+    assert code == -signal.SIGKILL
+    left = leftovers()
+    names = {Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0] for pid in left}
+    assert {b"ray::DashboardAgent", b"ray::RuntimeEnvAgent"} <= names  # what the issue saw
+    fast = [*cmd, "backend.simulate_latency=false"]
+    done = subprocess.run(fast, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert not set(left) & set(leftovers())
+    for pid in left:  # gone, or a zombie its parent has not reaped yet
+        stat = Path(f"/proc/{pid}/stat")
+        assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] in "ZX"

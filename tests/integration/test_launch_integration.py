@@ -55,6 +55,7 @@ def test_launch_resume_and_lost_parts(ray_local, tmp_path: Path, capsys) -> None
     first = _runs(res)
     assert first.height == 12 and first["quality"].is_between(0.25, 1.0).all()
     assert set(first["protocol"]) == {"coordinator", "sequential", "broadcast", "shared"}
+    assert (Path(res) / "plan_cost.json").is_file()  # the plan's cost estimate, at launch
 
     # Again: nothing to run.
     assert _launch(res) == 0

@@ -17,11 +17,11 @@ import pytest
 from fake_openai_server import BROKEN, FakeOpenAIServer
 
 from agents.backends import check_options as registry_check
-from agents.backends import make_backend
+from agents.backends import make_backend, parse_options
 from agents.backends.admission import AdmissionWindow, Signal
 from agents.backends.chat import ChatRequest, InfraError, Message
-from agents.backends.openai import BackendRequestError, OpenAIBackend, check_options
-from agents.backends.options import BackendConfigError
+from agents.backends.openai import BackendRequestError, OpenAIBackend
+from agents.backends.options import BackendConfigError, ClientOptions, Runtime
 from agents.catalogue import ModelSpec
 from agents.contract import AGENT_TURN_SCHEMA
 from agents.judge import JudgeSpec, judge
@@ -42,9 +42,13 @@ def _request(seed: int = 1, *, schema: bool = True, model: ModelSpec = MODEL) ->
     )
 
 
-def _backend(url: str | list[str], **kw: Any) -> OpenAIBackend:
+def _backend(url: str | list[str], runtime: Runtime | None = None, **kw: Any) -> OpenAIBackend:
     opts: dict[str, Any] = {"api_key_env": None, "timeout_s": 2.0, "backoff_s": 0.001, **kw}
-    return OpenAIBackend(base_url=url, **opts)
+    return OpenAIBackend(ClientOptions.parse({"base_url": url, **opts}), runtime)
+
+
+def check_options(options: dict[str, Any]) -> list[str]:
+    return registry_check("openai", options)
 
 
 def _run(coro: Any) -> Any:
@@ -241,9 +245,11 @@ def test_key_is_sent_but_never_logged_shown_or_raised(
 
 
 def test_unset_key_variable_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ORGSWEEP_UNSET_KEY", raising=False)
+    monkeypatch.setenv("ORGSWEEP_UNSET_KEY", "sk-on-the-driver")
+    options = ClientOptions.parse({"api_key_env": "ORGSWEEP_UNSET_KEY"})  # parsed on the driver
+    monkeypatch.delenv("ORGSWEEP_UNSET_KEY")  # ... and a runner's node lacks the variable
     with pytest.raises(BackendConfigError) as err:
-        OpenAIBackend(api_key_env="ORGSWEEP_UNSET_KEY")
+        OpenAIBackend(options)
     assert str(err.value) == (
         "backend.api_key_env=ORGSWEEP_UNSET_KEY: the environment variable ORGSWEEP_UNSET_KEY is "
         "not set; export it (the key is read from there and never stored), or set "
@@ -278,7 +284,8 @@ def test_check_options_reports_every_problem(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_registry_builds_and_checks_it_from_config_options(server: FakeOpenAIServer) -> None:
-    backend = make_backend("openai", {"base_url": [server.url], "api_key_env": None})
+    options = parse_options("openai", {"base_url": [server.url], "api_key_env": None})
+    backend = make_backend("openai", options)
     assert isinstance(backend, OpenAIBackend)
     assert "EMPTY" not in repr(backend)
     assert registry_check("openai", {"base_url": server.url, "api_key_env": None}) == []
@@ -325,6 +332,9 @@ def test_admission_bounds_concurrency_at_the_server() -> None:
     with FakeOpenAIServer(MODELS, latency_s=0.03) as srv:
         _run(_fan_out(_backend(srv.url, max_in_flight=5, n_clients=2), 40))  # ceil(5 / 2)
         assert srv.stats.peak[MODEL.hf_id] == 3
+    # The executor's runtime count wins over the options' own, which it leaves as they are.
+    backend = _backend("http://127.0.0.1:9/v1", Runtime(n_clients=5), n_clients=2)
+    assert backend.admission_limit(MODEL) == 2 and backend.options.n_clients == 2  # ceil(10 / 5)
 
 
 def test_admission_backs_off_after_overload_and_grows_back() -> None:

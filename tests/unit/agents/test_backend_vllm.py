@@ -19,20 +19,25 @@ from typing import Any
 import pytest
 from fake_openai_server import FakeOpenAIServer
 
+from agents.backends import check_options as registry_check
 from agents.backends import make_backend
 from agents.backends import vllm as vllm_backend
 from agents.backends.chat import ChatRequest, Message
 from agents.backends.openai import OpenAIBackend
-from agents.backends.options import BackendConfigError
+from agents.backends.options import (
+    BackendConfigError,
+    ClientOptions,
+    Runtime,
+    ServeOptions,
+    VllmOptions,
+)
 from agents.backends.vllm import (
     ServeError,
     ServeHandle,
     VllmBackend,
-    check_options,
     llm_config_kwargs,
-    runner_options,
+    runner_runtime,
     serve_models,
-    serve_options,
     serving_versions,
     sweep_models,
 )
@@ -46,6 +51,21 @@ LLAMA = ModelSpec(
     max_num_seqs=256,
     max_model_len=32768,
 )
+
+
+def check_options(options: dict[str, Any]) -> list[str]:
+    return registry_check("vllm", options)
+
+
+def serve_options(options: dict[str, Any]) -> ServeOptions:
+    """The serving half of the ``backend=vllm`` options, parsed as the config parses them."""
+    return VllmOptions.parse(options).serve
+
+
+def config(model: ModelSpec, options: dict[str, Any]) -> dict[str, Any]:
+    return llm_config_kwargs(model, serve_options(options))
+
+
 BIG = ModelSpec(
     name="big",
     hf_id="org/big",
@@ -59,7 +79,7 @@ BIG = ModelSpec(
 
 
 def test_llm_config_for_a_gpu_model() -> None:
-    assert llm_config_kwargs(LLAMA, {}) == {
+    assert config(LLAMA, {}) == {
         "model_loading_config": {
             "model_id": "llama31_8b",
             "model_source": "meta-llama/Llama-3.1-8B-Instruct",
@@ -82,7 +102,7 @@ def test_llm_config_for_a_gpu_model() -> None:
 
 
 def test_llm_config_pins_revision_parallelism_and_options() -> None:
-    kw = llm_config_kwargs(
+    kw = config(
         BIG,
         {
             "accelerator_type": "H100",
@@ -106,7 +126,7 @@ def test_llm_config_pins_revision_parallelism_and_options() -> None:
 
 
 def test_llm_config_on_cpu_uses_cpu_bundles() -> None:
-    kw = llm_config_kwargs(BIG, {"accelerator": "cpu", "cpus_per_worker": 2})
+    kw = config(BIG, {"accelerator": "cpu", "cpus_per_worker": 2})
     assert kw["accelerator_config"] == {"kind": "cpu"}
     assert kw["placement_group_config"] == {"bundles": [{"CPU": 2}] * 8, "strategy": "PACK"}
     assert "accelerator_type" not in kw
@@ -114,7 +134,7 @@ def test_llm_config_on_cpu_uses_cpu_bundles() -> None:
 
 def test_replica_overrides_keep_min_below_max() -> None:
     def scaling(**o: Any) -> dict[str, int]:
-        return llm_config_kwargs(LLAMA, o)["deployment_config"]["autoscaling_config"]
+        return config(LLAMA, o)["deployment_config"]["autoscaling_config"]
 
     assert scaling(max_replicas=2) == {"min_replicas": 2, "max_replicas": 2}
     assert scaling(min_replicas=10) == {"min_replicas": 10, "max_replicas": 10}
@@ -125,9 +145,10 @@ def test_admission_follows_the_most_replicas_serve_may_run() -> None:
     tiny = ModelSpec(name="tiny", hf_id="/models/tiny", max_num_seqs=4, replicas=2)
 
     def limit(**o: Any) -> int:
-        backend = VllmBackend(base_url="http://127.0.0.1:9/v1", accelerator="cpu", **o)
+        options = VllmOptions.parse({"accelerator": "cpu", **o})
+        backend = VllmBackend(options, Runtime(base_url="http://127.0.0.1:9/v1"))
         assert (
-            llm_config_kwargs(tiny, o)["deployment_config"]["autoscaling_config"]["max_replicas"]
+            config(tiny, o)["deployment_config"]["autoscaling_config"]["max_replicas"]
             == vllm_backend.replica_range(tiny, serve_options(o))[1]
         )
         return backend.client.admission_limit(tiny)
@@ -142,7 +163,7 @@ def test_admission_follows_the_most_replicas_serve_may_run() -> None:
 def test_hosted_models_cannot_be_served() -> None:
     hosted = ModelSpec(name="gpt4o", hf_id="openai/gpt-4o", hosted=True)
     with pytest.raises(BackendConfigError, match=r"'gpt4o' is hosted .* use backend=openai"):
-        llm_config_kwargs(hosted, {})
+        config(hosted, {})
 
 
 def test_every_problem_is_reported() -> None:
@@ -173,13 +194,15 @@ def test_packaged_configs_compose_and_validate() -> None:
     from sweep.config import build, compose
 
     vllm, _ = build(compose(["backend=vllm"]))
-    assert vllm.backend.name == "vllm"
-    assert check_options(dict(vllm.backend.options)) == []
-    assert serve_options(dict(vllm.backend.options)).keep_serving is False
+    assert vllm.backend.name == "vllm" and isinstance(vllm.backend.options, VllmOptions)
+    assert vllm.backend.options.problems() == []
+    assert vllm.backend.options.serve.keep_serving is False
+    # The client half: the config's keys, with the settings a Serve app fixes.
+    client = vllm.backend.options.client
+    assert (client.timeout_s, client.api_key_env, client.model_name_from) == (600.0, None, "name")
     openai_, _ = build(compose(["backend=openai", "backend.api_key_env=null"]))
-    from agents.backends.openai import check_options as check_openai
-
-    assert check_openai(dict(openai_.backend.options)) == []
+    assert isinstance(openai_.backend.options, ClientOptions)
+    assert openai_.backend.options.problems() == []
 
 
 def test_sweep_models_runner_options_and_versions() -> None:
@@ -192,9 +215,11 @@ def test_sweep_models_runner_options_and_versions() -> None:
     assert len(names) == len(set(names))
     assert typed.judge.model.name in names and set(typed.blocks[0].models) <= set(names)
     handle = ServeHandle("http://10.0.0.1:8000/v1", "orgsweep", tuple(names))
-    opts = runner_options(dict(typed.backend.options), handle, n_runners=4)
-    assert opts["base_url"] == handle.base_url and opts["n_clients"] == 4
-    assert isinstance(make_backend("vllm", opts), VllmBackend)
+    runtime = runner_runtime(handle, n_runners=4)
+    assert runtime == Runtime(n_clients=4, base_url=handle.base_url)
+    backend = make_backend("vllm", typed.backend.options, runtime)
+    assert isinstance(backend, VllmBackend) and backend.client.n_clients == 4
+    assert backend.client.endpoints[0].url == handle.base_url
     v = serving_versions(models)
     assert v["ray"] and v["models"][LLAMA.name] == {"hf_id": LLAMA.hf_id, "revision": "main"}
 
@@ -215,7 +240,7 @@ def test_keep_serving_handle_does_not_touch_serve(monkeypatch: pytest.MonkeyPatc
 
 def test_runner_needs_the_base_url_from_the_driver() -> None:
     with pytest.raises(BackendConfigError, match=r"base_url is not set; .*serve_models"):
-        VllmBackend(**{"accelerator": "gpu"})
+        VllmBackend(VllmOptions.parse({"accelerator": "gpu"}))
 
 
 def test_runner_client_talks_to_the_route_by_registry_name() -> None:
@@ -230,9 +255,8 @@ def test_runner_client_talks_to_the_route_by_registry_name() -> None:
         AGENT_TURN_SCHEMA,
     )
     with FakeOpenAIServer({"tiny": tiny}, latency_s=0.02) as srv:
-        backend = VllmBackend(
-            base_url=srv.url, max_replicas=1, backoff_s=0.001, accelerator="cpu", app_name="x"
-        )
+        options = {"max_replicas": 1, "backoff_s": 0.001, "accelerator": "cpu", "app_name": "x"}
+        backend = VllmBackend(VllmOptions.parse(options), Runtime(base_url=srv.url))
         assert isinstance(backend.client, OpenAIBackend)
         # max_replicas 1 x max_num_seqs 3, plus the default 25% headroom
         assert backend.client.admission_limit(tiny) == 4
@@ -268,7 +292,7 @@ def test_real_llm_config_accepts_our_arguments() -> None:
         if m.hosted:
             continue
         for opts in ({}, {"accelerator": "cpu"}, {"accelerator_type": "H100"}):
-            cfg = LLMConfig(**llm_config_kwargs(m, opts))
+            cfg = LLMConfig(**config(m, opts))
             assert cfg.model_id == m.name
             assert cfg.engine_kwargs["max_num_seqs"] == m.max_num_seqs
             kind = "cpu" if opts.get("accelerator") == "cpu" else "gpu"
@@ -306,10 +330,11 @@ def test_serve_models_on_cpu_end_to_end(monkeypatch: pytest.MonkeyPatch) -> None
         "max_retries": 1,
     }
     try:
-        handle = serve_models([tiny], options)
+        typed = VllmOptions.parse(options)
+        handle = serve_models([tiny], typed)
         try:
             assert handle.base_url == f"http://127.0.0.1:{options['http_port']}/v1"
-            backend = make_backend("vllm", runner_options(options, handle, n_runners=2))
+            backend = make_backend("vllm", typed, runner_runtime(handle, n_runners=2))
             request = ChatRequest(
                 tiny,
                 (Message("system", "Answer in JSON."), Message("user", "Your turn.")),
@@ -436,16 +461,17 @@ def test_a_phases_replicas_size_the_deployment_and_the_clients_admission(
     monkeypatch.setattr(vllm_backend, "serve_models", fake_serve)
     agent = specs[0].model
     replicas = {agent.name: agent.replicas + 5}
-    setup = vllm_backend.prepare_runners(specs, {}, 4, lambda: 3, replicas)
+    setup = vllm_backend.prepare_runners(specs, typed.backend.options, 4, lambda: 3, replicas)
     by_name = {m.name: m for m in served}
     assert by_name[agent.name].replicas == agent.replicas + 5
     assert by_name[typed.judge.model.name].replicas == typed.judge.model.replicas  # not named
-    scaling = llm_config_kwargs(by_name[agent.name], {})["deployment_config"]["autoscaling_config"]
+    kwargs = llm_config_kwargs(by_name[agent.name], typed.backend.options.serve)
+    scaling = kwargs["deployment_config"]["autoscaling_config"]
     assert scaling == {"min_replicas": agent.replicas + 5, "max_replicas": agent.replicas + 5}
-    assert setup.runners == 3 and setup.runtime["served_replicas"] == replicas
-    client = VllmBackend(**{**dict(typed.backend.options), **setup.runtime})
+    assert setup.runners == 3 and setup.runtime.served_replicas == replicas
+    client = VllmBackend(typed.backend.options, setup.runtime)
     catalogue = VllmBackend(
-        **{**dict(typed.backend.options), **setup.runtime, "served_replicas": {}}
+        typed.backend.options, dataclasses.replace(setup.runtime, served_replicas={})
     )
     assert client.client.admission_limit(agent) == pytest.approx(
         catalogue.client.admission_limit(agent) * (agent.replicas + 5) / agent.replicas, abs=1

@@ -9,6 +9,7 @@ from collections import Counter
 from agents.backends.affinity import SLACK, choose, prefix_key, rank
 from agents.backends.chat import ChatRequest, Message
 from agents.backends.openai import OpenAIBackend
+from agents.backends.options import ClientOptions, ServeOptions
 from agents.catalogue import ModelSpec
 from tests.fake_openai_server import FakeOpenAIServer
 
@@ -59,7 +60,8 @@ def test_backend_sends_one_task_to_one_endpoint_and_two_tasks_apart() -> None:
     tasks = [t for t in names if prefers(t) == 0][:2] + [t for t in names if prefers(t) == 1][:1]
 
     async def go(urls: list[str]) -> None:
-        backend = OpenAIBackend(base_url=urls, api_key_env=None, timeout_s=2.0)
+        options = ClientOptions.parse({"base_url": urls, "api_key_env": None, "timeout_s": 2.0})
+        backend = OpenAIBackend(options)
         try:
             for task in tasks:  # sequential calls: loads stay equal, affinity decides
                 for agent in range(4):
@@ -77,15 +79,15 @@ def test_vllm_routes_by_prefix_when_a_model_has_replicas() -> None:
     from agents.backends.vllm import PREFIX_ROUTER, llm_config_kwargs
 
     served = ModelSpec(name="m", hf_id="org/m", replicas=2)
-    kw = llm_config_kwargs(served, {})
+    kw = llm_config_kwargs(served, ServeOptions())
     router = kw["deployment_config"]["request_router_config"]
     assert router == {"request_router_class": PREFIX_ROUTER}
     assert PREFIX_ROUTER == "ray.serve.llm.request_router.PrefixCacheAffinityRouter"
-    one = llm_config_kwargs(ModelSpec(name="m", hf_id="org/m", replicas=1), {})
+    one = llm_config_kwargs(ModelSpec(name="m", hf_id="org/m", replicas=1), ServeOptions())
     assert "request_router_config" not in one["deployment_config"]  # one replica: no choice
-    off = llm_config_kwargs(served, {"prefix_affinity": False})
+    off = llm_config_kwargs(served, ServeOptions(prefix_affinity=False))
     assert "request_router_config" not in off["deployment_config"]
-    scaled = llm_config_kwargs(ModelSpec(name="m", hf_id="org/m"), {"max_replicas": 3})
+    scaled = llm_config_kwargs(ModelSpec(name="m", hf_id="org/m"), ServeOptions(max_replicas=3))
     assert "request_router_config" in scaled["deployment_config"]
 
 

@@ -25,6 +25,7 @@ import pytest
 import yaml
 
 from agents.backends.chat import ChatRequest, ChatResponse
+from agents.backends.options import SimOptions
 from agents.backends.sim import SimBackend
 from agents.catalogue import ModelSpec, SimProfile
 from agents.contract import normalise_role
@@ -341,7 +342,8 @@ def test_parse_errors_repair_once_then_abstain(name: str) -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_sim_invalid_output_rate_goes_through_repair(name: str) -> None:
-    rows = run(make_spec(name, 12, store_prompts=False), SimBackend(invalid_output_rate=0.5))
+    broken = SimBackend(SimOptions(invalid_output_rate=0.5))
+    rows = run(make_spec(name, 12, store_prompts=False), broken)
     r = check_rows(name, 12, rows)
     assert r["repair_calls"] > 0 and r["n_parse_errors"] == 0
 

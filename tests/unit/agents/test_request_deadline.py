@@ -16,7 +16,7 @@ import pytest
 
 from agents.backends.chat import ChatRequest, InfraError, Message
 from agents.backends.openai import OpenAIBackend
-from agents.backends.options import BackendConfigError, ClientOptions, parse
+from agents.backends.options import BackendConfigError, ClientOptions
 from agents.catalogue import ModelSpec
 from agents.contract import AGENT_TURN_SCHEMA
 from tests.fake_openai_server import FakeOpenAIServer
@@ -46,7 +46,7 @@ async def _chat(backend: OpenAIBackend) -> None:
 
 def _fail(url: str, **kw: object) -> tuple[InfraError, float]:
     opts: dict[str, object] = {"api_key_env": None, "backoff_s": 0.01, "backoff_max_s": 0.05}
-    backend = OpenAIBackend(base_url=url, **{**opts, **kw})
+    backend = OpenAIBackend(ClientOptions.parse({"base_url": url, **opts, **kw}))
     t0 = time.perf_counter()
     with pytest.raises(InfraError) as e:
         asyncio.run(_chat(backend))
@@ -78,7 +78,9 @@ def test_the_next_request_after_a_bad_one_succeeds(server: FakeOpenAIServer) -> 
 
     async def run() -> str:
         backend = OpenAIBackend(
-            base_url=server.url, api_key_env=None, timeout_s=0.5, backoff_s=0.01
+            ClientOptions.parse(
+                {"base_url": server.url, "api_key_env": None, "timeout_s": 0.5, "backoff_s": 0.01}
+            )
         )
         try:
             return (await backend.chat(_request())).text
@@ -91,5 +93,5 @@ def test_the_next_request_after_a_bad_one_succeeds(server: FakeOpenAIServer) -> 
 
 def test_max_response_bytes_is_checked() -> None:
     with pytest.raises(BackendConfigError) as e:
-        parse(ClientOptions, {"api_key_env": None, "max_response_bytes": 10})
+        ClientOptions.parse({"api_key_env": None, "max_response_bytes": 10})
     assert e.value.problems == ["backend.max_response_bytes=10: must be a whole number >= 1024"]

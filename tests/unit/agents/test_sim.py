@@ -8,6 +8,7 @@ import dataclasses
 import pytest
 
 from agents.backends.chat import ChatRequest, Message
+from agents.backends.options import SimOptions
 from agents.backends.sim import SimBackend, respond
 from agents.catalogue import ModelSpec, SimProfile
 from agents.contract import AGENT_TURN_SCHEMA, OutputError, parse_turn
@@ -97,7 +98,7 @@ def test_sim_backend_counts_tokens() -> None:
 
 
 def test_invalid_output_rate_breaks_first_replies_only() -> None:
-    backend = SimBackend(invalid_output_rate=1.0)
+    backend = SimBackend(SimOptions(invalid_output_rate=1.0))
     req = _agent_request()
     broken = asyncio.run(backend.chat(req)).text
     with pytest.raises(OutputError):

@@ -63,7 +63,7 @@ def run_in_process(results_dir: str, overrides: list[str]) -> None:
     cfg = compose(overrides)
     typed, _ = build(cfg)
     p = plan(typed)
-    backend = make_backend(typed.backend.name, dict(typed.backend.options))
+    backend = make_backend(typed.backend.name, typed.backend.options)
 
     async def run_all() -> list[EpisodeRows]:
         out = await asyncio.gather(*(run_episode(s, backend) for s in p.specs))
@@ -110,7 +110,8 @@ def test_every_table_names_its_query(report_dir: Path) -> None:
     tabled = [s for s in sections if "\n| " in s]
     assert len(tabled) >= 15
     for s in tabled:
-        assert re.search(r"Source: `analysis\.(tables|emergence)\.\w+", s), s.splitlines()[0]
+        source = r"Source: `analysis\.(tables|emergence|cost_report)\.\w+"
+        assert re.search(source, s), s.splitlines()[0]
     # Tables this sweep fills, and ones it cannot, with their reasons.
     for title in ("Table III", "Table IV", "Table VIII", "Table IX", "Role stability (RSI)"):
         assert next(s for s in tabled if title in s.splitlines()[0])

@@ -29,7 +29,6 @@ def run(
     queues = {"a": deque(cs.Item(k, work, 8) for k in range(items))}
     ctx = {
         "judge": "judge:none",
-        "deferred": False,
         "models": {"a": model},
         "segment_of": {g.model: g for g in sched.segments},
         "segments": sched.segments,
@@ -51,7 +50,6 @@ def test_a_lost_node_costs_time_and_its_work_is_redone() -> None:
     model = ModelSpec("a", "x/a", max_num_seqs=8)
     ctx = {
         "judge": "judge:none",
-        "deferred": False,
         "models": {"a": model},
         "segment_of": {g.model: g for g in sched.segments},
         "segments": sched.segments,

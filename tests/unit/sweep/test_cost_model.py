@@ -139,8 +139,8 @@ def test_runs_gpu_s_is_the_tokens_share_of_saturated_replicas() -> None:
 
 
 def test_spent_sums_the_attributed_gpu_seconds_and_usd() -> None:
-    from sweep.spend import Spent, line
+    from sweep.spend import Spent, lines
 
-    assert line(Spent(0.0, 0.0, 0, 0)) is None
-    text = line(Spent(1.5, 2.25, 10, 3))
-    assert text is not None and "1.50 GPU-h" in text and "USD 2.25" in text
+    assert lines(Spent(0.0, 0.0, 0, 0), None) == []
+    (text,) = lines(Spent(1.5, 2.25, 10, 3, 1.0, 0.5, 2.0, 0.25), None)
+    assert "1.50 GPU-h" in text and "USD 2.25" in text and "judge 0.50" in text

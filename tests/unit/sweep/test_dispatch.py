@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import ray.exceptions
 
+from agents.backends.options import SimOptions
 from sweep import execute
 from sweep.config import BackendConfig, ClusterConfig, build, compose
 from sweep.episode import EpisodeRows
@@ -115,7 +116,7 @@ def run_phase(
     )
     work = [(s, 1) for s in specs]
     prog, writer = execute.RunCounts(total=len(work)), Writer()
-    execute._Phase(work, writer, BackendConfig("sim"), c, prog, lambda p: None).run()
+    execute._Phase(work, writer, BackendConfig("sim", SimOptions()), c, prog, lambda p: None).run()
     return prog, writer, pool
 
 

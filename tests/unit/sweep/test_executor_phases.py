@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from agents.backends.options import Runtime, VllmOptions
 from agents.backends.setup import RunnerSetup
 from sweep import execute, phases, schedule
 from sweep.config import BackendConfig, ClusterConfig, build, compose
@@ -163,7 +164,7 @@ def test_execute_runs_each_phase_with_its_replicas_and_only_its_episodes(monkeyp
     def prepare(batch, options, runners, recount, replicas) -> RunnerSetup:
         assert not stopped or stopped[-1] == len(deployed)  # the last phase was released
         deployed.append(({s.model.name for s in batch}, dict(replicas)))
-        return RunnerSetup(recount(), {"base_url": "http://x"}, Serving())
+        return RunnerSetup(recount(), Runtime(base_url="http://x"), Serving())
 
     monkeypatch.setattr(execute, "ray", pool)
     monkeypatch.setattr(execute, "EpisodeRunner", pool)
@@ -172,7 +173,8 @@ def test_execute_runs_each_phase_with_its_replicas_and_only_its_episodes(monkeyp
     monkeypatch.setattr(execute, "episodes_per_runner", lambda *a: 2)
     cluster = dataclasses.replace(ClusterConfig(), runners=2, retry_backoff_s=0.0)
     work = [(s, 1) for s in specs if s.model.name in models[:3]]
-    prog = execute.execute(work, Writer(), BackendConfig("vllm"), cluster, plan=plan_)
+    backend = BackendConfig("vllm", VllmOptions())
+    prog = execute.execute(work, Writer(), backend, cluster, plan=plan_)
     assert prog.done == len(work)
     assert deployed == [
         ({models[1]}, {models[1]: 3}),

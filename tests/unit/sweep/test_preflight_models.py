@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from agents.backends.options import SimOptions
 from sweep.config import build, compose
 from sweep.errors import UserError
 from sweep.plan import plan
@@ -51,7 +52,7 @@ def serve() -> Iterator:
 def _check(url: str, *extra: str) -> None:
     over = ["backend=openai", f"backend.base_url={url}", "backend.api_key_env=null", *extra]
     typed, _ = build(compose(over))
-    preflight(plan(typed).specs, typed.backend.name, dict(typed.backend.options))
+    preflight(plan(typed).specs, typed.backend.name, typed.backend.options)
 
 
 def _free_port() -> int:
@@ -87,4 +88,4 @@ def test_a_model_missing_from_the_list_is_named(serve) -> None:
 def test_every_model_listed_passes_and_sim_is_not_checked(serve) -> None:
     typed, _ = build(compose(["backend=openai", "backend.api_key_env=null"]))
     _check(serve(sorted(m.hf_id for m in typed.models.values())))
-    preflight(plan(typed).specs, "sim", {})  # no server needed
+    preflight(plan(typed).specs, "sim", SimOptions())  # no server needed

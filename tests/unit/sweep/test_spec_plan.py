@@ -101,27 +101,35 @@ def _specs(smoke, protocol: str, n: int, k: int = 4) -> list:
 
 
 def test_episodes_per_runner_fill_the_engines_twice_over(smoke) -> None:
+    from agents.backends import parse_options
     from sweep.sizing import CEILING, FLOOR, episodes_per_runner
+
+    def per_runner(
+        specs: list, backend: str, options: dict, runners: int, replicas: dict | None = None
+    ) -> int:
+        keyless = {"api_key_env": None} if backend == "openai" else {}  # no key needed here
+        typed = parse_options(backend, {**keyless, **options})  # as sweep.config.build does
+        return episodes_per_runner(specs, backend, typed, runners, replicas)
 
     par, seq = _specs(smoke, "coordinator", 8), _specs(smoke, "sequential", 8)
     openai = {"admission_headroom": 0.25}
     # 4 replicas x 256 seqs x 1.25 = 1,280 slots; 8 calls in flight per episode; 4 runners.
-    assert episodes_per_runner(par, "openai", openai, runners=4) == 2 * 1280 // 8 // 4 == 80
+    assert per_runner(par, "openai", openai, runners=4) == 2 * 1280 // 8 // 4 == 80
     # A chain of turns holds one call at a time: eight times the episodes.
-    assert episodes_per_runner(seq, "openai", openai, runners=4) == 640
+    assert per_runner(seq, "openai", openai, runners=4) == 640
     # Two endpoints double the slots; max_in_flight replaces the model's capacity.
     two = {**openai, "base_url": ["http://a/v1", "http://b/v1"]}
-    assert episodes_per_runner(par, "openai", two, runners=4) == 160
-    assert episodes_per_runner(par, "openai", {"max_in_flight": 512}, runners=4) == 32
-    assert episodes_per_runner(par, "vllm", {**openai, "max_replicas": 1}, runners=4) == 20
+    assert per_runner(par, "openai", two, runners=4) == 160
+    assert per_runner(par, "openai", {"max_in_flight": 512}, runners=4) == 32
+    assert per_runner(par, "vllm", {**openai, "max_replicas": 1}, runners=4) == 20
     # Serve's autoscaling floor above the model's replicas: slots for the 8 Serve keeps.
-    assert episodes_per_runner(par, "vllm", {**openai, "min_replicas": 8}, runners=4) == 160
+    assert per_runner(par, "vllm", {**openai, "min_replicas": 8}, runners=4) == 160
     # A deployment phase's replicas (sweep/phases.py) in place of the catalogue's 4.
-    assert episodes_per_runner(par, "vllm", openai, runners=4, replicas={"m": 12}) == 240
+    assert per_runner(par, "vllm", openai, runners=4, replicas={"m": 12}) == 240
     # The sim has no engine; a tiny engine never starves a runner; a huge one is capped.
-    assert episodes_per_runner(par, "sim", {}, runners=4) == FLOOR
-    assert episodes_per_runner(par, "openai", {"max_in_flight": 8}, runners=4) == FLOOR
-    assert episodes_per_runner(seq, "openai", {"max_in_flight": 10**6}, runners=1) == CEILING
+    assert per_runner(par, "sim", {}, runners=4) == FLOOR
+    assert per_runner(par, "openai", {"max_in_flight": 8}, runners=4) == FLOOR
+    assert per_runner(seq, "openai", {"max_in_flight": 10**6}, runners=1) == CEILING
 
 
 @pytest.mark.parametrize("bad", ["0", "-3", "many"])
