@@ -90,7 +90,8 @@ def judge_sections(results_dir: str, scores: pl.LazyFrame | None) -> list[Sectio
     """The section (heading, agreement table, probe table), or none with one score set only."""
     if scores is None:
         return []
-    names = sorted(scores.select("score_set").unique().collect()["score_set"].to_list())
+    sets = scores.select("score_set").unique().collect()["score_set"].to_list()
+    names = sorted(n for n in sets if n != "default")  # default: the sweep's own deferred judge
     if not names:
         return []
     probes = [n for n in names if n.startswith("probe-")]

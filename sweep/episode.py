@@ -48,7 +48,15 @@ class _Org:
     last: StepOutcome | None = None
 
 
-async def run_episode(spec: EpisodeSpec, backend: Backend, attempt: int = 1) -> EpisodeRows:
+# A step whose judge is deferred (its own pass scores the stored deliverable later).
+DEFERRED = Verdict(None, "", 0, 0, 0)
+
+
+async def run_episode(
+    spec: EpisodeSpec, backend: Backend, attempt: int = 1, judge_now: bool = True
+) -> EpisodeRows:
+    """``judge_now`` False: the steps are not judged here; their rows say ``judge_deferred``
+    and carry no scores until the judge's pass (sweep/judge_pass.py) scores the deliverables."""
     entry = get_protocol(spec.protocol)
     params = make_params(spec.protocol, spec.params)
     org = _Org(
@@ -86,20 +94,24 @@ async def run_episode(spec: EpisodeSpec, backend: Backend, attempt: int = 1) -> 
             outcome.deliverable if outcome.deliverable is not None else outcome.turns,
             spec.judge.max_deliverable_tokens,
         )
-        verdict = await judge(
-            backend,
-            spec.judge,
-            task,
-            org.mission,
-            deliverable.text,
-            derive_seed(spec.seed, step, "judge"),
-            spec.prompt_version,
-        )
+        verdict = DEFERRED
+        if judge_now:
+            verdict = await judge(
+                backend,
+                spec.judge,
+                task,
+                org.mission,
+                deliverable.text,
+                derive_seed(spec.seed, step, "judge"),
+                spec.prompt_version,
+            )
         wall = time.perf_counter() - t0
         base = {"episode_id": spec.episode_id, "attempt": attempt, "step": step}
-        rows.runs.append(
-            {**base, **_run_row(spec, step, shock, rt, outcome, verdict, deliverable, wall)}
-        )
+        run = _run_row(spec, step, shock, rt, outcome, verdict, deliverable, wall)
+        run["judge_deferred"] = not judge_now
+        if not judge_now:
+            run["judge_failed"] = None  # not judged yet: neither failed nor scored
+        rows.runs.append({**base, **run})
         rows.agents += [{**base, **_agent_row(t, rt.usage[t.agent], org)} for t in _final(outcome)]
         rows.transcripts += [{**base, **_transcript_row(t)} for t in rt.transcript]
         rows.transcripts.append(

@@ -21,6 +21,7 @@ from sweep.errors import UserError
 from sweep.phases import Phase
 from sweep.plan import Plan
 from sweep.schedule import Job, Schedule
+from sweep.spec import EpisodeSpec
 
 
 @dataclass(frozen=True)
@@ -142,21 +143,32 @@ def _executor(
     plan_s: Schedule,
 ) -> tuple[tuple[Phase, ...], Schedule | None, tuple[str, ...]]:
     """The executor's phases (sweep/phases.py), laid out on the nodes, and a note when there
-    are none. The executor judges inline: its phases serve the judge in each, whatever
-    ``cost.judge`` prices in the per-node schedule."""
+    are none. ``cost.judge=deferred``: the agents' phases without the judge, then the judge's
+    own pass (``defers_judge``); inline: the judge served in every phase."""
     judges = {spec.judge.model.name for spec in p.specs}
+    deferred = defers_judge(settings, p.specs)
     try:
-        inline = plan_s if settings.judge == "inline" else _inline_schedule(jobs, nodes, cfg)
+        own = plan_s if deferred or settings.judge == "inline" else None
+        served = own or _inline_schedule(jobs, nodes, cfg)
     except UserError as e:  # planned deferred, but the executor could not run it inline
         return (), None, (f"no executor phases: {e}",)
+    pinned, last = ((), judges) if deferred else (judges, ())
     ph = phases.from_schedule(
-        inline,
+        served,
         list(dict.fromkeys(spec.model.name for spec in p.specs)),
         cap=cfg.cluster.max_concurrent_models,
         companions=phases.companions(p.specs),
-        pinned=judges,
+        pinned=pinned,
+        last=last,
     )
-    return ph, phases.render(ph, jobs, cfg.cluster.gpus_per_node, judges), ()
+    return ph, phases.render(ph, jobs, cfg.cluster.gpus_per_node, pinned), ()
+
+
+def defers_judge(settings: cost.CostSettings, specs: Sequence[EpisodeSpec]) -> bool:
+    """The judge runs as its own pass after the agents: ``cost.judge=deferred``, unless a judge
+    is also an agent model (its episodes need it served with them: judged inline)."""
+    judges = {s.judge.model.name for s in specs}
+    return settings.judge == "deferred" and not judges & {s.model.name for s in specs}
 
 
 def _inline_schedule(jobs: Sequence[Job], nodes: Sequence[str], cfg: SweepConfig) -> Schedule:
@@ -267,9 +279,9 @@ def _notes(cfg: SweepConfig, s: cost.CostSettings, jobs: Sequence[Job]) -> tuple
         )
     if jobs and s.judge == "deferred":
         notes.append(
-            "judge: deferred prices the judge as its own pass after the agents; the executor "
-            "does not run that pass yet and judges inline (its phases below serve the judge "
-            "in each); cost.judge=inline (the default) plans what a launch runs"
+            "judge: deferred: the agents' phases run without the judge and its own pass judges "
+            "the stored deliverables last (on a backend that serves its models, e.g. vllm; "
+            "cost.judge=inline serves it beside the agents in every phase)"
         )
     swap = {sh.model.name for b in cfg.blocks for sh in b.shocks if sh is not None and sh.model}
     if swap & {j.model for j in jobs}:

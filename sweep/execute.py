@@ -29,6 +29,7 @@ from agents.backends.options import Runtime
 from sweep.config import BackendConfig, ClusterConfig
 from sweep.episode import EpisodeRows, failed_rows, run_episode
 from sweep.errors import UserError
+from sweep.judge_pass import JudgePass
 from sweep.phases import Phase, by_cap
 from sweep.ray_leftovers import marked, stop_leftovers
 from sweep.results.store import BufferedWriter
@@ -59,9 +60,9 @@ class EpisodeRunner:
         # runtime (e.g. the route a deployment listens on) beside, never inside, the options
         self.backend = make_backend(backend.name, backend.options, runtime)
 
-    async def run(self, spec: EpisodeSpec, attempt: int) -> Outcome:
+    async def run(self, spec: EpisodeSpec, attempt: int, judge_now: bool = True) -> Outcome:
         try:
-            rows = await run_episode(spec, self.backend, attempt)
+            rows = await run_episode(spec, self.backend, attempt, judge_now)
             node = ray.get_runtime_context().get_node_id()
             for r in rows.runs:
                 r["backend"] = self.name
@@ -88,6 +89,8 @@ class RunCounts:
     in_flight: int = 0  # episodes running now
     slots: int = 0  # runners x episodes per runner of the current phase
     failed_kinds: Counter[str] = field(default_factory=Counter)  # error kind -> failed episodes
+    judged: int = 0  # steps the deferred judge's pass scored (sweep/judge_pass.py)
+    judge_lost: int = 0  # steps it left unscored after infrastructure errors (the next launch)
 
 
 def start_ray(cluster: ClusterConfig) -> bool:
@@ -131,12 +134,15 @@ def execute(
     cluster: ClusterConfig,
     on_progress: Callable[[RunCounts], None] = lambda p: None,
     plan: Sequence[Phase] | None = None,
+    judge_pass: JudgePass | None = None,
 ) -> RunCounts:
     """Run ``(spec, first_attempt)`` pairs phase by phase (``sweep.phases``: ``plan``, e.g. from
     the deployment schedule, else ``cluster.max_concurrent_models`` models per phase with the
-    catalogue's replicas); returns the counts."""
+    catalogue's replicas); returns the counts. With ``judge_pass`` (``cost.judge=deferred``),
+    the episodes run without their judge and the pass judges every committed deferred step
+    last, in a deployment of its own (sweep/judge_pass.py)."""
     prog = RunCounts(total=len(work))
-    if not work:
+    if not work and judge_pass is None:
         return prog
     work = longest_first(work)  # long sequential episodes first: phases end without a tail
     if plan is None:
@@ -146,7 +152,15 @@ def execute(
     try:
         for phase, part in split(work, plan):
             log.info("phase: %s", phase.describe())
-            _Phase(part, writer, backend, cluster, prog, on_progress, phase.replicas_of()).run()
+            replicas = dict(phase.replicas)
+            run = _Phase(part, writer, backend, cluster, prog, on_progress, replicas)
+            run.judge_now = judge_pass is None
+            run.run()
+        if judge_pass is not None:
+            writer.flush()  # the pass reads the committed deliverables
+            recount = lambda: 1  # noqa: E731  (the pass runs in this process)
+            judged = judge_pass.run(backend, recount)
+            prog.judged, prog.judge_lost = judged.scored, judged.infra_failed
     finally:
         writer.flush()
         on_progress(prog)
@@ -187,6 +201,7 @@ class _Phase:
     def __init__(self, work, writer, backend, cluster, prog, on_progress, replicas=None):
         self.writer, self.cluster = writer, cluster
         self.replicas: dict[str, int] = dict(replicas or {})  # the phase's, else the catalogue's
+        self.judge_now = True  # False: the judge's pass comes last (cost.judge=deferred)
         self.prog, self.on_progress = prog, on_progress
         self.queue: list[tuple[float, int, EpisodeSpec, int]] = [
             (0.0, i, spec, attempt) for i, (spec, attempt) in enumerate(work)
@@ -315,7 +330,8 @@ class _Phase:
                     break
                 continue
             _, _, spec, attempt = item
-            self.inflight[slot.runner.run.remote(spec, attempt)] = (spec, attempt, slot)
+            ref = slot.runner.run.remote(spec, attempt, self.judge_now)
+            self.inflight[ref] = (spec, attempt, slot)
             slot.load += 1
         for item in blocked:
             heapq.heappush(self.queue, item)

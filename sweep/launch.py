@@ -118,8 +118,9 @@ def _launch_holding_lease(
 ) -> LaunchResult:
     from sweep.execute import RunCounts, execute
     from sweep.heartbeat import beating
+    from sweep.judge_pass import JudgePass
     from sweep.ownership import check_owner
-    from sweep.plan_cost import executor_phases, store_estimate
+    from sweep.plan_cost import executor_phases, judge_deferred, judge_phase, store_estimate
     from sweep.preflight import preflight as check_servers
     from sweep.results.store import BufferedWriter
 
@@ -158,17 +159,30 @@ def _launch_holding_lease(
     result = LaunchResult(
         typed, tuple(p.ids), len(p.specs) - len(work), len(work), warnings=tuple(warns)
     )
-    if not work:
+    specs = [s for s, _ in work]
+    phases = executor_phases(cfg, typed, specs) if work else None
+    judging = None
+    if judge_deferred(cfg, typed, specs or list(p.specs)):
+        replicas = judge_phase(typed.judge.model, phases).replicas_of()
+        unlimited = dataclasses.replace(typed, limit=None)
+        judging = JudgePass(store, unlimited, replicas, typed.cluster.flush_rows)
+        if not work and not (waiting := len(judging.pending())):
+            judging = None
+        elif not work:
+            say(f"judge pass: {waiting} run steps await the judge (their agents are committed)")
+    if not work and judging is None:
         say("Nothing to run: every planned episode is committed.")
         return result
     on_progress = progress or (lambda _: None)
-    phases = executor_phases(cfg, typed, [s for s, _ in work])
     for i, ph in enumerate(phases or ()):
         say(f"deployment phase {i + 1} of {len(phases or ())}: {ph.describe()}")
     on_progress(RunCounts(total=len(work)))
     writer = BufferedWriter(store, typed.cluster.flush_rows, typed.cluster.flush_seconds)
     with beating(store, len(work), writer, on_progress) as beat_and_report:
-        prog = execute(work, writer, typed.backend, typed.cluster, beat_and_report, phases)
+        prog = execute(work, writer, typed.backend, typed.cluster, beat_and_report, phases, judging)
+    if judging is not None:
+        lost = f", {prog.judge_lost} left for the next launch" if prog.judge_lost else ""
+        say(f"judge pass: {prog.judged} run steps judged{lost}")
     return dataclasses.replace(result, ok=prog.done, failed=prog.failed, retried=prog.retried)
 
 

@@ -35,14 +35,19 @@ class Phase:
     (empty: the catalogue's)."""
 
     agents: tuple[str, ...]
-    replicas: tuple[tuple[str, int], ...] = ()
+    replicas: tuple[tuple[str, int], ...] = ()  # 0: not served in this phase (a deferred judge)
 
     def replicas_of(self) -> dict[str, int]:
-        return dict(self.replicas)
+        """The models it serves and their replicas (those held for a later phase left out)."""
+        return {m: r for m, r in self.replicas if r}
 
     def describe(self) -> str:
-        served = ", ".join(f"{m} x{r}" for m, r in self.replicas) or "catalogue replicas"
-        return f"episodes of {', '.join(self.agents) or 'none'} on {served}"
+        served = ", ".join(f"{m} x{r}" for m, r in self.replicas if r) or "catalogue replicas"
+        held = [m for m, r in self.replicas if not r]
+        later = f" ({', '.join(held)} later, in its own phase)" if held else ""
+        if not self.agents:
+            return f"the judge's pass over the stored deliverables on {served}"
+        return f"episodes of {', '.join(self.agents)} on {served}{later}"
 
 
 @dataclass(frozen=True)
@@ -145,7 +150,7 @@ def from_schedule(
     """The executor's phases for ``s`` (module docstring). ``agents``: the models whose episodes
     run; models the schedule does not serve (hosted, no work) go in the first phase with the
     catalogue's replicas, and so do those that are also the judge. ``last``: models served in a
-    final phase of their own (the judge's deferred pass)."""
+    final phase of their own (the judge's deferred pass), with 0 replicas in the others."""
     served = _served(s)
     capacity: dict[str, int] = defaultdict(int)
     gpu_of = {g.node: g.gpu for g in s.segments}
@@ -186,6 +191,8 @@ def from_schedule(
     for i, p in enumerate(phases):
         names = [m for m in p if m in wanted] + (rest if i == 0 else [])
         counts = {**(_sized(p, served) if p else {}), **{m: served[m].peak for m in pinned}}
+        if final and i < len(phases) - 1:
+            counts.update(dict.fromkeys(final, 0))  # served in the last phase only
         out.append(Phase(tuple(names), tuple(sorted(counts.items()))))
     return tuple(out)
 

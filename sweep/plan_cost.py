@@ -15,11 +15,12 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from agents.backends import backend_entry
+from agents.catalogue import ModelSpec
 from sweep import cost, tokens
 from sweep.config import SweepConfig, build, compose
 from sweep.errors import UserError
-from sweep.estimate import CostEstimate, as_json, estimate
-from sweep.phases import by_cap, companions
+from sweep.estimate import CostEstimate, as_json, defers_judge, estimate
+from sweep.phases import Phase, by_cap, companions
 from sweep.plan import Plan
 from sweep.results.planned_cost import read_plan_cost, write_plan_cost
 from sweep.results.store import ResultStore
@@ -51,13 +52,39 @@ def executor_phases(cfg: DictConfig, typed: SweepConfig, specs: Sequence[Episode
     executor's default (one phase, or ``cluster.max_concurrent_models`` models per phase): for a
     backend that serves its models, the planner's phases when ``cluster.gpus_by_type`` declares
     the GPUs, else the cap's phases with the catalogue's replicas (a swap_model shock's model
-    beside the model it replaces). The judge is served beside the agents (judged inline)."""
+    beside the model it replaces). The judge is served beside the agents in each phase, or,
+    when the judge is deferred (``judge_deferred``), in a last phase of its own only."""
     if not backend_entry(typed.backend.name).serves_models:
         return None
     agents = list(dict.fromkeys(s.model.name for s in specs))
-    if not typed.cluster.gpus_by_type:
-        return by_cap(agents, typed.cluster.max_concurrent_models, companions(specs))
-    return plan_estimate(cfg, typed, Plan(tuple(specs), {}), None).phases or None
+    if typed.cluster.gpus_by_type:
+        return plan_estimate(cfg, typed, Plan(tuple(specs), {}), None).phases or None
+    ph = by_cap(agents, typed.cluster.max_concurrent_models, companions(specs))
+    if not judge_deferred(cfg, typed, specs):
+        return ph
+    judge = typed.judge.model
+    held = ((judge.name, 0),)
+    return (*(Phase(p.agents, (*p.replicas, *held)) for p in ph), judge_phase(judge, None))
+
+
+def judge_deferred(cfg: DictConfig, typed: SweepConfig, specs: Sequence[EpisodeSpec]) -> bool:
+    """A launch of ``specs`` runs the judge as its own pass after the agents
+    (sweep/judge_pass.py): ``cost.judge=deferred`` on a backend that serves its models, and
+    no judge that is also an agent model (``sweep.estimate.defers_judge``)."""
+    if not backend_entry(typed.backend.name).serves_models:
+        return False
+    raw = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(raw, dict)
+    return defers_judge(cost.settings(raw.get("cost")), specs)
+
+
+def judge_phase(judge: ModelSpec, phases_: Sequence[Phase] | None) -> Phase:
+    """The judge's pass: the last of ``phases_`` when it serves only the judge (the planner's
+    replicas), else the catalogue's replicas."""
+    last = phases_[-1] if phases_ else None
+    if last is not None and not last.agents and set(last.replicas_of()) == {judge.name}:
+        return last
+    return Phase((), ((judge.name, judge.replicas),))
 
 
 def _check_gpus(gpus: Mapping[str, Any] | None) -> None:

@@ -38,6 +38,7 @@ import polars as pl
 from agents.backends import backend_entry, make_backend
 from agents.backends.chat import Backend, InfraError
 from agents.judge import JudgeSpec, Verdict, judge
+from agents.prompts import PROMPT_VERSION
 from agents.runtime import derive_seed
 from agents.tasks import Task
 from sweep.config import SweepConfig
@@ -61,6 +62,7 @@ class Job:
     mission: str
     deliverable: str
     seed: int
+    prompt_version: str = PROMPT_VERSION  # the sweep's prompt layout, as its inline judge had it
 
 
 @dataclass
@@ -131,16 +133,19 @@ def _existing(store: ResultStore, set_name: str, judge_id: str) -> set[tuple[Any
 
 
 def _jobs(
-    store: ResultStore, cfg: SweepConfig, done: set[tuple[Any, ...]]
+    store: ResultStore, cfg: SweepConfig, done: set[tuple[Any, ...]], deferred_only: bool = False
 ) -> tuple[list[Job], int]:
+    """A job per committed ok step's deliverable not in ``done`` (``deferred_only``: only the
+    steps whose judge was deferred, ``runs.judge_deferred``)."""
     from sweep.results.reader import load
 
     res = load(store.uri, plan_only=False)
     key = list(SCORE_KEY)
+    runs = res.runs.filter(pl.col("judge_deferred").fill_null(False)) if deferred_only else res.runs
     deliverables = (
         res.transcripts.filter((pl.col("kind") == "deliverable") & (pl.col("agent") == DELIVERABLE))
         .select(*key, "text")
-        .join(res.runs.select(*key, "task_hash"), on=key, how="inner")
+        .join(runs.select(*key, "task_hash"), on=key, how="inner")
         .sort(key)
         .collect()
     )
@@ -157,7 +162,8 @@ def _jobs(
             unmatched += 1
             continue
         seed = derive_seed(spec.seed, step, "judge")
-        jobs.append(Job(k, spec.tasks[step], _mission(spec, step), row["text"] or "", seed))
+        task, text = spec.tasks[step], row["text"] or ""
+        jobs.append(Job(k, task, _mission(spec, step), text, seed, spec.prompt_version))
     return jobs, unmatched
 
 
@@ -211,8 +217,10 @@ async def _run(
     report: Report,
     concurrency: int,
     flush_rows: int,
-    on_progress: Callable[[Report], None],
+    on_progress: Callable[[Report], None] = lambda r: None,
 ) -> None:
+    """Judge ``jobs``, ``concurrency`` calls in flight, committing score rows every
+    ``flush_rows`` and at the end (an interruption included); closes ``backend``."""
     queue = iter(jobs)
     buffer: list[dict[str, Any]] = []
 
@@ -243,7 +251,9 @@ async def _judge_with_retries(
 ) -> Verdict | None:
     for attempt in range(attempts):
         try:
-            return await judge(backend, spec, job.task, job.mission, job.deliverable, job.seed)
+            return await judge(
+                backend, spec, job.task, job.mission, job.deliverable, job.seed, job.prompt_version
+            )
         except InfraError as e:
             if attempt == attempts - 1:
                 return None

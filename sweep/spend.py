@@ -1,7 +1,8 @@
 """What a results directory has spent so far, against the plan stored at launch.
 
 ``spent`` sums the ``runs`` accounting columns (agent and judge parts; attributed from tokens,
-``sweep.cost.attributed_cost``) and the ``scores`` rows of ``orgsweep rescore``; ``planned``
+``sweep.cost.attributed_cost``; a deferred judge's pass, the ``scores`` set ``default``, counts
+in the judge part) and the ``scores`` rows of ``orgsweep rescore``; ``planned``
 reads ``plan_cost.json`` (``sweep.results.planned_cost``); ``lines`` is what ``orgsweep status``
 prints, ``as_json`` its ``--json`` part. See docs/design/cost.md "Accounting".
 """
@@ -12,8 +13,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from sweep.results.planned_cost import PLAN_COST, read_plan_cost
+from sweep.results.scores import DEFAULT
 from sweep.results.store import ResultStore
 
 _RUNS = ["gpu_s", "cost_usd", "agent_gpu_s", "judge_gpu_s", "agent_cost_usd", "judge_cost_usd"]
@@ -58,11 +61,25 @@ def _sum(t: pa.Table, col: str) -> tuple[float, int]:
 
 def spent(store: ResultStore) -> Spent:
     t = store.read_table("runs", _RUNS)
-    s = store.read_table("scores", ["judge_gpu_s", "judge_cost_usd"])
+    s = store.read_table("scores", ["score_set", "judge_gpu_s", "judge_cost_usd"])
+    own = pc.equal(s.column("score_set"), DEFAULT) if s.num_rows else None
+    mine, others = (s.filter(own), s.filter(pc.invert(own))) if own is not None else (s, s)
     (gpu, n_gpu), (usd, n_usd) = _sum(t, "gpu_s"), _sum(t, "cost_usd")
     ag, jg, au, ju = (_sum(t, c)[0] for c in _RUNS[2:])
-    rg, ru = _sum(s, "judge_gpu_s")[0], _sum(s, "judge_cost_usd")[0]
-    return Spent(gpu / 3600, usd, n_gpu, n_usd, ag / 3600, jg / 3600, au, ju, rg / 3600, ru)
+    dg, du = _sum(mine, "judge_gpu_s")[0], _sum(mine, "judge_cost_usd")[0]  # deferred pass
+    rg, ru = _sum(others, "judge_gpu_s")[0], _sum(others, "judge_cost_usd")[0]
+    return Spent(
+        (gpu + dg) / 3600,
+        usd + du,
+        n_gpu,
+        n_usd,
+        ag / 3600,
+        (jg + dg) / 3600,
+        au,
+        ju + du,
+        rg / 3600,
+        ru,
+    )
 
 
 def planned(store: ResultStore) -> Planned | None:

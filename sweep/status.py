@@ -11,6 +11,8 @@ from rich.table import Table
 from sweep.failures import failure_kinds, failure_lines
 from sweep.heartbeat import live_line, live_state
 from sweep.plan import plan
+from sweep.results.reader import load
+from sweep.results.scores import awaiting_judge
 from sweep.results.store import ResultStore
 from sweep.spend import as_json as cost_json
 from sweep.spend import lines as cost_lines
@@ -52,6 +54,14 @@ def status(results_dir: str, con: Console) -> dict[str, Any]:
         f"planned {len(planned)}: ok {n_ok}, failed {n_failed}, "
         f"pending {pending}; stale (not in plan) {stale}"
     )
+    judging = awaiting_judge(load(results_dir, plan_only=False).runs)
+    if judging:
+        con.print(
+            f"awaiting the judge: {judging} run steps (cost.judge=deferred); the next "
+            "`orgsweep launch` judges them without re-running any agent",
+            markup=False,
+            highlight=False,
+        )
     live = live_state(store, pending)
     con.print(live_line(live, results_dir), markup=False, highlight=False)
     money = spent(store), planned_cost(store)
@@ -65,6 +75,7 @@ def status(results_dir: str, con: Console) -> dict[str, Any]:
         "results_dir": results_dir,
         "planned": len(planned),
         **{"ok": n_ok, "failed": n_failed, "pending": pending, "stale": stale},
+        "awaiting_judge": judging,
         "failures": {k.kind: {"count": k.count, "example": k.example_error} for k in kinds},
         **live,
         "cost": cost_json(*money),

@@ -367,9 +367,12 @@ def prepare_runners(
 ) -> RunnerSetup:
     """Deploy the phase's models (once, in the driver) with the phase's ``replicas`` per model
     (the executor's deployment phase, sweep/phases.py; a model it does not name keeps the
-    catalogue's), then size the runner pool from the CPUs serving left (``recount``): the
-    replicas hold CPUs of their own."""
-    handle = serve_models([with_replicas(m, replicas) for m in sweep_models(specs)], options)
+    catalogue's; 0: not served in this phase, e.g. a judge whose pass comes last), then size
+    the runner pool from the CPUs serving left (``recount``): the replicas hold CPUs of their
+    own."""
+    held = {m for m, r in (replicas or {}).items() if r == 0}  # served in a later phase
+    models = [with_replicas(m, replicas) for m in sweep_models(specs) if m.name not in held]
+    handle = serve_models(models, options)
     try:
         n = recount()
         runtime = runner_runtime(handle, n, replicas)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from sweep.errors import UserError
-from sweep.results.scores import latest_scores, with_score_set
+from sweep.results.scores import latest_scores, with_deferred_scores, with_score_set
 from sweep.results.store import PLAN, ResultStore
 from sweep.results.verify import incomplete, warn_incomplete
 
@@ -42,7 +42,8 @@ def load(
     """The committed results of ``results_dir`` as LazyFrames ``runs``, ``agents``,
     ``transcripts``. Failed episodes are left out unless ``include_failed``. ``score_set``
     (a name from ``orgsweep rescore``) puts that set's judge scores in ``runs`` in place of the
-    inline ``default`` ones (``sweep.results.scores``). ``plan_only`` (default: when
+    inline ``default`` ones; by default, steps whose judge was deferred get the scores of the
+    sweep's own judge pass (``sweep.results.scores``). ``plan_only`` (default: when
     ``plan.parquet`` is present) keeps only episodes of the sweep's current plan
     (``planned_ids``), leaving out those a result-affecting config change made stale;
     ``False`` keeps every committed one."""
@@ -75,6 +76,8 @@ def load(
     scores = store.scan("scores")
     if score_set is not None and score_set != "default":
         runs = with_score_set(runs, scores, score_set)
+    else:  # steps judged by the sweep's own deferred pass (cost.judge=deferred)
+        runs = with_deferred_scores(runs, scores)
     return Results(runs, agents, transcripts, latest_scores(scores))
 
 

@@ -49,6 +49,10 @@ RUNS = pa.schema(
         ("quality", pa.float64()),  # (acc + comp + coh + act) / 16, in [0.25, 1]
         ("mission_relevance", pa.float64()),  # mission / 4
         ("judge_failed", pa.bool_()),
+        # The step ran without its judge (cost.judge=deferred): the judge's pass scores its
+        # stored deliverable into the scores table's ``default`` set, which readers put in
+        # place of this row's null scores (sweep.results.scores). Null in results before it.
+        ("judge_deferred", pa.bool_()),
         ("n_active", pa.int32()),  # agents present at this step (after shocks)
         ("n_participating", pa.int32()),
         ("n_abstained_voluntary", pa.int32()),

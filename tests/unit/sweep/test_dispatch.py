@@ -32,7 +32,8 @@ class FakeRunner:
         self.in_flight = 0
         self.run = self  # runner.run.remote(spec, attempt)
 
-    def remote(self, spec: EpisodeSpec, attempt: int) -> Ref:
+    def remote(self, spec: EpisodeSpec, attempt: int, judge_now: bool = True) -> Ref:
+        self.pool.judged_now.append(judge_now)
         self.in_flight += 1
         self.pool.peak = max(self.pool.peak, self.in_flight)
         self.pool.calls.append((spec.episode_id, attempt))
@@ -48,6 +49,7 @@ class FakePool:
         self.script, self.cpus = script, cpus
         self.runners: list[FakeRunner] = []
         self.calls: list[tuple[str, int]] = []
+        self.judged_now: list[bool] = []  # per call: judged inline (False: deferred)
         self.peak = 0
 
     # EpisodeRunner.options(**opts).remote(backend, runtime)

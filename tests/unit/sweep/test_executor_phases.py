@@ -54,7 +54,8 @@ def planned(judge: str = "deferred", cap: int | None = None) -> tuple[Phase, ...
 
 def gpus_by_type_of(p: Phase, gpu: str) -> dict[str, int]:
     kind = {j.model: j for j in jobs()}
-    return {m: r * kind[m].gpus_per_replica for m, r in p.replicas if kind[m].gpu == gpu}
+    served = p.replicas_of().items()
+    return {m: r * kind[m].gpus_per_replica for m, r in served if kind[m].gpu == gpu}
 
 
 def gpus_by_type(p: Phase) -> dict[str, int]:
@@ -70,7 +71,7 @@ def test_every_agent_model_runs_in_exactly_one_phase_that_fits_the_cluster() -> 
     assert sorted(m for p in ps for m in p.agents) == sorted(AGENTS)
     for p in ps:
         assert all(n <= GPUS[t] for t, n in gpus_by_type(p).items())
-        assert all(r >= 1 for _, r in p.replicas)
+        assert all(r >= 1 for r in p.replicas_of().values())
 
 
 def test_the_model_with_most_work_gets_the_replicas_the_schedule_serves_it_with() -> None:
@@ -103,6 +104,7 @@ def test_the_deferred_judge_has_a_final_phase_and_the_inline_judge_is_in_every_p
     deferred = planned("deferred")
     assert deferred[-1] == Phase((), (("judge", 1),))
     assert all("judge" not in p.replicas_of() for p in deferred[:-1])
+    assert all(dict(p.replicas)["judge"] == 0 for p in deferred[:-1])  # held back, not served
     inline = planned("inline")
     assert all(p.replicas_of().get("judge") == 1 for p in inline)
     for p in inline:  # the judge's node is not lent to the agents
@@ -112,7 +114,7 @@ def test_the_deferred_judge_has_a_final_phase_and_the_inline_judge_is_in_every_p
 def test_max_concurrent_models_caps_every_phase() -> None:
     for cap in (2, 3):
         ps = planned(cap=cap)
-        assert all(len(p.replicas) <= cap for p in ps[:-1])  # the judge's pass is its own
+        assert all(len(p.replicas_of()) <= cap for p in ps[:-1])  # the judge's pass is its own
         assert sorted(m for p in ps for m in p.agents) == sorted(AGENTS)
     assert len(planned(cap=2)) > len(planned())
 
@@ -215,3 +217,27 @@ def test_a_model_that_is_also_the_judge_runs_its_episodes_in_the_first_phase() -
     assert "judge" in ps[0].agents and all("judge" not in p.agents for p in ps[1:])
     work = [m for p in ps for m in p.agents]
     assert sorted(work) == sorted([*AGENTS, "judge"])  # each model's episodes in one phase
+
+
+def test_a_deferred_judge_is_planned_in_a_last_phase_only_where_the_backend_serves_it() -> None:
+    from sweep.plan_cost import executor_phases, judge_deferred
+
+    def for_(*overrides: str) -> Any:
+        cfg = compose(["sweep=smoke", "cost.judge=deferred", *overrides])
+        typed, _ = build(cfg)
+        specs = plan(typed).specs
+        return executor_phases(cfg, typed, specs), judge_deferred(cfg, typed, specs), typed
+
+    assert for_()[:2] == (None, False)  # sim: judged inline, nothing changes
+    assert for_("backend=openai", "backend.api_key_env=null")[:2] == (None, False)
+    for cluster in ("cluster=local", "cluster=ray"):  # GPUs undeclared / declared
+        ps, deferred, typed = for_("backend=vllm", cluster)
+        judge = typed.judge.model
+        assert deferred and ps[-1].agents == () and set(ps[-1].replicas_of()) == {judge.name}
+        assert all(dict(p.replicas)[judge.name] == 0 for p in ps[:-1])
+        assert sorted(m for p in ps for m in p.agents) == sorted(set(typed.blocks[0].models))
+    inline = for_("backend=vllm", "cluster=ray", "cost.judge=inline")
+    assert not inline[1] and all(inline[2].judge.model.name in p.replicas_of() for p in inline[0])
+    # a judge that is also an agent model is served with its episodes: judged inline
+    _, deferred, typed = for_("backend=vllm", "judge.model=mistral_small_24b")
+    assert not deferred
