@@ -48,7 +48,7 @@ class CostSettings:
     samples: int = 2
     cache_hit_share: float | None = None  # None: measured from the rendered prompts
     cache_block_tokens: int = 16
-    judge: str = "inline"  # what the executor does; "deferred" is planned only
+    judge: str = "deferred"  # its own pass last (sweep/judge_pass.py); or "inline"
     load_base_s: float = 90.0
     load_gb_per_s: float = 2.0
     bytes_per_param: float = 2.0

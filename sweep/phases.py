@@ -165,12 +165,13 @@ def from_schedule(
     groups = _groups(sorted(in_schedule, key=start), companions or {})
     groups = [[m for m in g if m not in pinned] for g in groups]
     held = sum(served[m].peak * served[m].gpus_per_replica for m in pinned)
-    bill = lambda counts: _billed_gpu_s(_sized(counts, served), served, held)  # noqa: E731
+    node = max(s.node_gpus.values(), default=1)
+    bill = lambda counts: _billed_gpu_s(_sized(counts, served), served, held, node)  # noqa: E731
     phases: list[dict[str, int]] = []
     for group in groups:
         _check_cap(group, cap)
         peaks = {m: served[m].peak for m in group if m in served}
-        want = _shrunk(_sized(peaks, served), served, capacity)
+        want = _trimmed(_shrunk(_sized(peaks, served), served, capacity), served, held, node)
         joins = [
             (bill({**p, **want}) - bill(p), i)
             for i, p in enumerate(phases)
@@ -190,7 +191,8 @@ def from_schedule(
     out = []
     for i, p in enumerate(phases):
         names = [m for m in p if m in wanted] + (rest if i == 0 else [])
-        counts = {**(_sized(p, served) if p else {}), **{m: served[m].peak for m in pinned}}
+        sized = _trimmed(_sized(p, served), served, held, node) if p else {}
+        counts = {**sized, **{m: served[m].peak for m in pinned}}
         if final and i < len(phases) - 1:
             counts.update(dict.fromkeys(final, 0))  # served in the last phase only
         out.append(Phase(tuple(names), tuple(sorted(counts.items()))))
@@ -211,11 +213,35 @@ def _sized(counts: Mapping[str, int], served: Mapping[str, _Served]) -> dict[str
     }
 
 
-def _billed_gpu_s(counts: Mapping[str, int], served: Mapping[str, _Served], held: int) -> float:
-    """What a phase bills: its span (the slowest model's load and work) times the GPUs its
-    replicas hold, plus ``held`` GPUs served through every phase (the inline judge)."""
+def _billed_gpu_s(
+    counts: Mapping[str, int], served: Mapping[str, _Served], held: int, node: int = 1
+) -> float:
+    """What a phase bills: its span (the slowest model's load and work) times the GPUs of the
+    whole ``node``-GPU nodes its replicas take, plus ``held`` GPUs served through every phase
+    (the inline judge)."""
     span = max((served[m].span_s(r) for m, r in counts.items()), default=0.0)
-    return span * (sum(_need(counts, served).values()) + held)
+    nodes = sum(math.ceil(n / node) * node for n in _need(counts, served).values())
+    return span * (nodes + held)
+
+
+def _trimmed(
+    counts: Mapping[str, int], served: Mapping[str, _Served], held: int, node: int
+) -> dict[str, int]:
+    """``counts`` with a replica fewer, one at a time, while that bills less: a phase whose
+    replicas spill onto one more node for a few GPUs (a swap_model replacement beside a model
+    filling whole nodes) is cheaper a little longer on fewer nodes."""
+    out = dict(counts)
+    while True:
+        now = _billed_gpu_s(out, served, held, node)
+        options = [
+            (_billed_gpu_s(c, served, held, node), c)
+            for m, r in out.items()
+            if r > 1
+            for c in [_sized({**out, m: r - 1}, served)]
+        ]
+        if not options or min(b for b, _ in options) >= now - 1e-6:
+            return out
+        out = min(options, key=lambda o: o[0])[1]
 
 
 def _need(counts: Mapping[str, int], served: Mapping[str, _Served]) -> dict[str, int]:
