@@ -112,7 +112,8 @@ def test_runner_pool_fits_the_cpus_serving_leaves(
     res = str(tmp_path / "r")
     with FakeOpenAIServer() as srv:
         args = ["backend=vllm", "allow_unpinned=true", "sweep.limit=3", f"results_dir={res}"]
-        rc = main(["launch", *args, "--no-progress"])
+        # judged inline: one deployment, whose runner pool is the one sized here
+        rc = main(["launch", *args, "cost.judge=inline", "--no-progress"])
     assert rc == 0, capsys.readouterr().out
     assert "replica" not in seen  # the driver stopped serving at the end
     assert 1 <= seen["n_runners"] == int(seen["free_cpus"]) < int(ray.cluster_resources()["CPU"])
