@@ -183,6 +183,7 @@ def _place(jobs: Sequence[Job], ids: Sequence[int], gpu: str, node_gpus: int) ->
 
 
 MAKESPAN_SLACK = 1.25  # fewer loads may stretch a GPU type's makespan this much over its least
+SAVING = 0.01  # ... for the least billed GPU-time; within this share of it, the shortest wins
 ORDERS = 720  # job orders tried per GPU type (all of them up to 6 jobs besides deferred ones)
 
 
@@ -226,9 +227,10 @@ def _orders(jobs: Sequence[Job]) -> list[list[Job]]:
 
 
 def _wrap(jobs: Sequence[Job], ids: Sequence[int], gpu: str, node_gpus: int) -> list[Segment]:
-    """Wrap-around packing of ``jobs`` on the nodes ``ids`` with the fewest loads (each one
-    bills a node idle while it loads) whose makespan is within ``MAKESPAN_SLACK`` of the least
-    any order of the jobs achieves; the least makespan with that many loads."""
+    """Wrap-around packings of ``jobs`` on the nodes ``ids``, in every order ``_orders``
+    gives, at the least makespan ``t_min`` any order achieves and at up to ``MAKESPAN_SLACK``
+    times it (more room: fewer pieces, so fewer loads, each billing a node idle while it loads);
+    of those billing at most ``SAVING`` more than the least, the shortest is laid out."""
     if not jobs:
         return []
     total = sum(j.node_s(node_gpus) + j.load_s for j in jobs)
@@ -238,27 +240,51 @@ def _wrap(jobs: Sequence[Job], ids: Sequence[int], gpu: str, node_gpus: int) -> 
     fastest = [got for o in orders if (got := _least(o, n, node_gpus, lo, hi, bool))]
     t_min = min(t for t, _ in fastest)
     cap = MAKESPAN_SLACK * t_min
-    options = [(o, p) for o in orders if (p := _pack(o, n, cap, node_gpus)) is not None]
-    loads = min(_loads_s(p) for _, p in options)
-    few = lambda q: _loads_s(q) <= loads + 1e-6  # noqa: E731
-    found = [
-        got for o, p in options if few(p) and (got := _least(o, n, node_gpus, t_min, cap, few))
-    ]
-    hi, best = min(found, key=lambda f: f[0])
+    tried = list(fastest)
+    for o in orders:
+        roomy = _pack(o, n, cap, node_gpus)
+        if roomy is None:
+            continue
+        loads = _loads_s(roomy)
+        few = lambda q, loads=loads: _loads_s(q) <= loads + 1e-6  # noqa: E731
+        tried += [got for got in [_least(o, n, node_gpus, t_min, cap, few)] if got]
+    laid = [_layout(p, t, ids, gpu, node_gpus) for t, p in tried]
+    least = min(_billed(segs, node_gpus) for segs in laid)
+    near = [segs for segs in laid if _billed(segs, node_gpus) <= least * (1 + SAVING)]
+    return min(near, key=lambda segs: (max(g.end_s for g in segs), _billed(segs, node_gpus)))
+
+
+def _layout(
+    packed: Sequence[Sequence[Piece]], t_end: float, ids: Sequence[int], gpu: str, node_gpus: int
+) -> list[Segment]:
+    """Each node's pieces one after another from 0; deferred pieces (the judge's pass over the
+    agents' deliverables) end at ``t_end``, when the agents' last deliverables are in, so a node
+    that serves both is held from its agents' start to then."""
     out: list[Segment] = []
-    for node, pieces in zip(ids, best, strict=False):
-        pieces = sorted(pieces, key=lambda p: p[0].deferred)  # the judge last
-        length = sum(j.load_s + w for j, w in pieces)
-        t = hi - length if all(j.deferred for j, _ in pieces) else 0.0
-        for j, w in pieces:
-            r = j.replicas_per_node(node_gpus)
-            out.append(
-                Segment(
-                    node, gpu, j.model, r, r * j.gpus_per_replica, t, j.load_s, t + j.load_s + w
+    for node, pieces in zip(ids, packed, strict=False):
+        now = [(j, w) for j, w in pieces if not j.deferred]
+        later = [(j, w) for j, w in pieces if j.deferred]
+        t = 0.0
+        for group in (now, later):
+            if group is later:
+                t = max(t, t_end - sum(j.load_s + w for j, w in later))
+            for j, w in group:
+                r = j.replicas_per_node(node_gpus)
+                out.append(
+                    Segment(
+                        node, gpu, j.model, r, r * j.gpus_per_replica, t, j.load_s, t + j.load_s + w
+                    )
                 )
-            )
-            t += j.load_s + w
+                t += j.load_s + w
     return out
+
+
+def _billed(segments: Sequence[Segment], node_gpus: int) -> float:
+    spans: dict[int, tuple[float, float]] = {}
+    for g in segments:
+        a, b = spans.get(g.node, (g.start_s, g.end_s))
+        spans[g.node] = (min(a, g.start_s), max(b, g.end_s))
+    return sum((b - a) * node_gpus for a, b in spans.values())
 
 
 def all_at_once(jobs: Sequence[Job], node_gpus: int = NODE_GPUS) -> Schedule:

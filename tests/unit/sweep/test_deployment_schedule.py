@@ -131,6 +131,9 @@ def test_fewer_loads_within_the_makespan_slack(monkeypatch: pytest.MonkeyPatch) 
         assert s.makespan_s <= schedule.MAKESPAN_SLACK * fastest.makespan_s * (1 + 1e-6)
         assert len(s.segments) <= len(fastest.segments)
         assert s.billed_gpu_s <= fastest.billed_gpu_s * (1 + 1e-6)
+        # the judge's pass ends with the agents' last deliverables, not before
+        h100_end = max(g.end_s for g in s.segments if g.gpu == "H100")
+        assert all(g.end_s == pytest.approx(h100_end) for g in s.segments if g.model == "judge")
     # On the paper's jobs the fastest packing splits llama over two nodes; this one does not.
     paper = schedule.scheduled(paper_like(), nodes)
     assert sum(g.model == "llama" for g in paper.segments) == 1
