@@ -165,8 +165,8 @@ def _place(jobs: Sequence[Job], ids: Sequence[int], gpu: str, node_gpus: int) ->
     if pinned and own >= len(ids):
         raise UserError(
             f"the inline judge takes all {len(ids)} {gpu} node(s), leaving none for the "
-            f"agents: give the cluster more {gpu} GPUs (cluster.gpus_by_type); the executor "
-            "judges inline (cost.judge=deferred only plans the judge as a pass of its own)"
+            f"agents: give the cluster more {gpu} GPUs (cluster.gpus_by_type), or run the "
+            "judge as its own pass after the agents (cost.judge=deferred)"
         )
     free_ids, pinned_ids = list(ids[: len(ids) - own]), list(ids[len(ids) - own :])
     out = _wrap([j for j in jobs if not j.pinned], free_ids, gpu, node_gpus) if free_ids else []
