@@ -25,6 +25,7 @@ from analysis import emergence as em
 from analysis import tables as tb
 from analysis._render import Section, render_html, render_md
 from analysis.judge_report import judge_sections
+from analysis.tables import served
 from analysis.tables import unit_ratios as ur
 from analysis.tables.entries import mixed_table, omnibus_table, pairs_table
 from analysis.tables.intervals import fmt
@@ -93,7 +94,12 @@ def report(
         head["partial"] = cov.banner()
         sections[1:1] = coverage.sections(cov)
     markdown = render_md(head, sections)
-    stats_doc = {"results_dir": results_dir, "score_set": score_set or "default", **statistics}
+    stats_doc = {
+        "results_dir": results_dir,
+        "score_set": score_set or "default",
+        "provenance": served.counts(runs),
+        **statistics,
+    }
     files = {
         **images,
         "report.md": markdown.encode(),
@@ -141,7 +147,7 @@ def _head(
             f"tasks, p-values are Holm-adjusted within {len(st['families'])} declared families "
             "(column `family`; `stats.json` `families`). Counts (runs, episodes, units, n_*) "
             "carry no CI. Per-step tables average run steps and say so.",
-            *_estimated_tokens(runs),
+            *served.head_lines(runs),
         ],
     }
 
@@ -273,6 +279,15 @@ def _sections(
             "arm; var_task, var_residual and icc are its variance components.",
             mixed_table(st["mixed_models"]),
             "no factor takes two values within a block",
+        ),
+        Section(
+            "Provenance",
+            "analysis.tables.served.served_table(runs)",
+            "What the servers reported: the model ids they served (agents, judge; `sim:<name>` "
+            "on the sim), system fingerprints, and counts of LLM calls (agents, repairs, judge), "
+            "of calls whose token counts are estimates (no usage sent) and of calls whose "
+            "served id is not the configured model. All counts.",
+            served.served_table(runs).collect(),
         ),
         Section("Definitions", "analysis.tables._common, analysis.emergence", _DEFINITIONS),
     ]
@@ -529,21 +544,6 @@ def _resilience_ci(table: pl.DataFrame) -> pl.DataFrame:
     return table.with_columns(shown.values()).drop(
         *(f"{c}_{b}" for c in cols for b in ("lo", "hi"))
     )
-
-
-def _estimated_tokens(runs: pl.DataFrame) -> list[str]:
-    """A line counting run steps whose token counts are estimates (characters / 4)."""
-    sim = int((runs["backend"] == "sim").sum())
-    if "tokens_estimated" in runs.columns:
-        est = int((runs["tokens_estimated"].fill_null(0) > 0).sum())
-    else:
-        est = sim
-    if not est:
-        return []
-    return [
-        f"Token counts of {est} of {runs.height} run steps are estimates (characters / 4: the "
-        "sim backend, or a server that sent no usage); tokens, C and cost columns inherit it."
-    ]
 
 
 def _heatmap(rows: pl.LazyFrame, figs: dict[str, plots.Draw], sim: bool) -> Section:
