@@ -32,8 +32,17 @@ MEANS: dict[str, str] = {
     "actionability": "actionability",
     "Q_seq": "quality",
     "Q_coord": "quality",
+    "cost_usd": "cost_usd",
 }
 """Table column -> the per-run column it averages (the report's tables)."""
+COUNTS = (
+    "episodes", "run_steps", "runs", "units", "tasks", "n", "n_seq", "n_coord", "n_agents", "N",
+    "at", "slots", "unique_roles", "idle", "voluntary", "directed", "other", "pairs", "unchanged",
+    "recovery_steps", "calls", "calls_estimated", "calls_mismatched",
+)  # fmt: skip
+"""Report columns that are counts (or design values) and carry no CI (Definitions)."""
+TESTS = ("statistic", "p", "p_holm", "p_run_level")
+"""Report columns that are test statistics and p-values: not estimates, no CI."""
 FILTERS: dict[str, pl.Expr] = {
     "Q_seq": pl.col("protocol") == "sequential",
     "Q_coord": pl.col("protocol") == "coordinator",
@@ -67,8 +76,10 @@ def _unit_cis(part: pl.DataFrame, cols: Mapping[str, str]) -> dict[str, tuple[fl
     """Each column's CI over the part's task units: columns observed on every unit share one
     resampling (``stats.bootstrap_mean_cis``), the others (a filter, missing values) alone."""
     plain = {c: src for c, src in cols.items() if c not in FILTERS}
-    means = part.group_by("unit").agg(
-        pl.col(src).cast(pl.Float64).mean() for src in set(plain.values())
+    means = (
+        part.group_by("unit")
+        .agg(pl.col(src).cast(pl.Float64).mean() for src in set(plain.values()))
+        .sort("unit")  # a fixed resampling: the same results give the same CIs
     )
     complete = [c for c, src in plain.items() if means[src].null_count() == 0]
     out = dict(
@@ -86,7 +97,9 @@ def _unit_cis(part: pl.DataFrame, cols: Mapping[str, str]) -> dict[str, tuple[fl
 def _unit_ci(part: pl.DataFrame, src: str, where: pl.Expr | None) -> tuple[float, float]:
     if where is not None:
         part = part.filter(where)
-    means = part.filter(pl.col(src).is_not_null()).group_by("unit").agg(pl.col(src).mean())
+    means = (
+        part.filter(pl.col(src).is_not_null()).group_by("unit").agg(pl.col(src).mean()).sort("unit")
+    )
     return stats.bootstrap_ci(means[src].cast(pl.Float64).to_numpy(), n_resamples=999)
 
 
