@@ -267,7 +267,9 @@ def _sections(
             f"{T}.statistics(runs)['omnibus']",
             f"{st['n_tests']} tests in stats.json; Friedman on task means where every group saw "
             "the same tasks, else Kruskal-Wallis on task means (Wilcoxon for two groups); "
-            "p_holm within the family named.",
+            "p_holm within the family named; where a stratum has several seeds per task, "
+            "var_task and var_seed split the variance between tasks from that between seeds "
+            "of one task (Definitions).",
             omnibus_table(st["omnibus"]),
             "no factor takes two values within a block",
         ),
