@@ -38,7 +38,8 @@ MEANS: dict[str, str] = {
 COUNTS = (
     "episodes", "run_steps", "runs", "units", "tasks", "n", "n_seq", "n_coord", "n_agents", "N",
     "at", "slots", "unique_roles", "idle", "voluntary", "directed", "other", "pairs", "unchanged",
-    "recovery_steps", "calls", "calls_estimated", "calls_mismatched",
+    "recovery_steps", "calls", "calls_estimated", "calls_mismatched", "cells", "planned", "ok",
+    "failed", "thin_cells",
 )  # fmt: skip
 """Report columns that are counts (or design values) and carry no CI (Definitions)."""
 TESTS = ("statistic", "p", "p_holm", "p_run_level")

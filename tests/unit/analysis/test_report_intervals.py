@@ -61,13 +61,16 @@ def tables(markdown: str) -> Iterator[tuple[str, list[str], list[str]]]:
 
 
 def bare_numbers(markdown: str) -> list[str]:
-    """Cells holding a number with no CI, outside the count and test columns."""
+    """Cells holding a number with no CI, outside the count and test columns (a CI may also
+    stand in the next column, named ``*_ci``, as the judge-reliability tables print it)."""
     allowed = set(COUNTS) | set(TESTS)
     return [
         f"{section}: {col}={cell}"
         for section, header, cells in tables(markdown)
-        for col, cell in zip(header, cells, strict=True)
-        if BARE.match(cell) and col not in allowed
+        for i, (col, cell) in enumerate(zip(header, cells, strict=True))
+        if BARE.match(cell)
+        and col not in allowed
+        and not (i + 1 < len(header) and header[i + 1].endswith("_ci"))
     ]
 
 
@@ -123,7 +126,10 @@ def test_the_intervals_are_reproducible(report: Path, tmp_path: Path) -> None:
 
 
 def test_the_walkers_catch_a_bare_number() -> None:
-    md = "## T\n\n| Q | runs | gini |\n|:---|---:|---:|\n| 0.5 [0.4, 0.6] | 3 | 0.25 |\n"
+    md = (
+        "## T\n\n| Q | runs | gini | icc | icc_ci |\n|:---|---:|---:|---:|:---|\n"
+        "| 0.5 [0.4, 0.6] | 3 | 0.25 | 0.1 | [0.0, 0.2] |\n"
+    )
     assert bare_numbers(md) == ["## T: gini=0.25"]
     assert missing_cis({"comparisons": [{"icc": 0.2, "d_z": 0.1, "d_z_ci": [0, 1]}]}) == [
         ".comparisons[0].icc"
