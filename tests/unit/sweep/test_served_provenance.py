@@ -77,3 +77,33 @@ def test_the_configured_name_or_id_is_not_a_mismatch() -> None:
     assert [r["served_mismatch"] for r in runs] == [0, 0]
     assert not served_elsewhere(MODEL, "sim_a") and not served_elsewhere(MODEL, "")
     assert served_elsewhere(MODEL, "sim:other")
+
+
+def test_report_counts_estimated_and_mismatched_calls_also_in_older_rows() -> None:
+    import polars as pl
+
+    from analysis.tables.served import counts, head_lines, served_table
+
+    runs = pl.DataFrame(
+        {
+            "block": ["b"] * 4,
+            "backend": ["sim", "sim", "openai", "openai"],
+            "model": ["m"] * 4,
+            "llm_calls": [4, 4, 4, 4],
+            "repair_calls": [1, 0, 0, 0],
+            "judge_calls": [1, 1, 1, 1],
+            # row 1: written before the flags (sim: all estimated); row 3: before, not sim
+            "tokens_estimated": [5, None, 2, None],
+            "judge_tokens_estimated": [1, None, 0, None],
+            "served_mismatch": [0, None, 3, None],
+            "served_model": ["sim:m", None, "m-2025,m", None],
+            "judge_served_model": ["sim:j", None, "j", None],
+            "served_fingerprint": ["", None, "fp", None],
+        }
+    )
+    assert counts(runs) == {"calls": 21, "calls_estimated": 13, "calls_mismatched": 3}
+    lines = head_lines(runs)
+    assert "13 of 21 LLM calls are estimates" in lines[0] and "1 run steps predate" in lines[0]
+    assert lines[1].startswith("3 of 21 LLM calls were answered by a server reporting another")
+    table = served_table(runs.lazy()).collect()
+    assert table.filter(pl.col("backend") == "openai")["served_model"].to_list() == ["m,m-2025"]
