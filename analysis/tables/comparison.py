@@ -35,6 +35,8 @@ def compare_units(
         primary, method = stats.mann_whitney(xa, xb), "auto"
         delta, pct, d_av, g = stats.bootstrap_ci2(xa, xb, _unpaired_stats, paired=False)
         d_z, d_z_point = (math.nan, math.nan), math.nan
+    if min(xa.size, xb.size) < 2:  # one task: no interval (a bootstrap would collapse to it)
+        delta = pct = d_z = d_av = g = (math.nan, math.nan)
     mean_a, mean_b = float(xa.mean()), float(xb.mean())
     run_test = _run_level(ga, gb, metric, keys)
     rows = pl.concat([ga.with_columns(_g=pl.lit("a")), gb.with_columns(_g=pl.lit("b"))])
@@ -49,8 +51,8 @@ def compare_units(
         "units_b": xb.size,
         "mean_a": mean_a,
         "mean_b": mean_b,
-        "ci_a": interval(stats.bootstrap_ci(xa)),
-        "ci_b": interval(stats.bootstrap_ci(xb)),
+        "ci_a": interval(mean_ci(xa)),
+        "ci_b": interval(mean_ci(xb)),
         "delta": mean_a - mean_b,
         "ci": interval(delta),
         "delta_pct": _num((mean_a - mean_b) / mean_b * 100 if mean_b else math.nan),
@@ -86,6 +88,11 @@ def wilcoxon(x: np.ndarray, y: np.ndarray) -> tuple[stats.PairTest, str]:
         test = stats.PairTest("wilcoxon", float(res.statistic), float(res.pvalue), x.size, y.size)
         return test, "exact"
     return stats.wilcoxon_paired(x, y), "auto"
+
+
+def mean_ci(x: np.ndarray, n_resamples: int = 2000) -> tuple[float, float]:
+    """``stats.bootstrap_ci`` of a mean over units, (nan, nan) from fewer than 2 units."""
+    return stats.bootstrap_ci(x, n_resamples=n_resamples) if x.size >= 2 else (math.nan, math.nan)
 
 
 def _paired_stats(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:

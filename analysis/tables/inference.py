@@ -32,7 +32,7 @@ import polars as pl
 
 from analysis import stats
 from analysis.mixed import mixed_model
-from analysis.tables.comparison import compare_units, interval, wilcoxon
+from analysis.tables.comparison import compare_units, interval, mean_ci, wilcoxon
 from analysis.tables.paper import STRATA
 from analysis.tables.units import EPISODE_KEYS, per_episode, per_step
 
@@ -166,10 +166,7 @@ def _omnibus(
         "test": res.test,
         "blocked": blocked,
         "means": {k: _num(float(v.mean())) for k, v in sorted(unit_means.items())},
-        "ci": {
-            k: [_num(x) for x in stats.bootstrap_ci(v, n_resamples=999)]
-            for k, v in sorted(unit_means.items())
-        },
+        "ci": {k: interval(mean_ci(v, n_resamples=999)) for k, v in sorted(unit_means.items())},
         "statistic": _num(res.statistic),
         "p_value": _num(res.p_value),
         "n": part.height,

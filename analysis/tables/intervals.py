@@ -44,6 +44,8 @@ COUNTS = (
 """Report columns that are counts (or design values) and carry no CI (Definitions)."""
 TESTS = ("statistic", "p", "p_holm", "p_run_level")
 """Report columns that are test statistics and p-values: not estimates, no CI."""
+NO_CI = (math.nan, math.nan)
+"""The interval of an estimate from fewer than 2 task units: shown ``[n/a]``."""
 FILTERS: dict[str, pl.Expr] = {
     "Q_seq": pl.col("protocol") == "sequential",
     "Q_coord": pl.col("protocol") == "coordinator",
@@ -92,7 +94,7 @@ def _unit_cis(part: pl.DataFrame, cols: Mapping[str, str]) -> dict[str, tuple[fl
     )
     for col in set(cols) - set(complete):
         out[col] = _unit_ci(part, cols[col], FILTERS.get(col))
-    return out
+    return out if means.height >= 2 else dict.fromkeys(out, NO_CI)  # one task: no interval
 
 
 def _unit_ci(part: pl.DataFrame, src: str, where: pl.Expr | None) -> tuple[float, float]:
@@ -101,6 +103,8 @@ def _unit_ci(part: pl.DataFrame, src: str, where: pl.Expr | None) -> tuple[float
     means = (
         part.filter(pl.col(src).is_not_null()).group_by("unit").agg(pl.col(src).mean()).sort("unit")
     )
+    if means.height < 2:
+        return NO_CI
     return stats.bootstrap_ci(means[src].cast(pl.Float64).to_numpy(), n_resamples=999)
 
 
