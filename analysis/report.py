@@ -533,46 +533,8 @@ def _with_cis(
     rows_u = ur.with_units(rows.lazy(), runs.lazy())
     for name, by in _CI_BY.items():
         t[name] = ur.with_sd_ci(t[name], rows_u, by)
-    t.update(_role_cis(c, agents_u))
+    t.update(ri.role_tables(c, agents_u))
     return t
-
-
-def _role_cis(c: dict[str, pl.DataFrame], agents_u: pl.LazyFrame) -> dict[str, pl.DataFrame]:
-    """The role and abstention tables with CIs over task units: unique_share, once_share and
-    gini (``analysis.tables.role_intervals``), per-run means and reason shares as ratios of
-    per-unit sums (``analysis.tables.unit_ratios``)."""
-    out = {}
-    for name, by in (("roles_block", ("block", "backend")), ("roles", em.BY), ("gini", em.BY)):
-        table = ri.with_role_cis(c[name], agents_u, by)
-        if name != "gini":
-            per_unit = (
-                em.unique_roles(agents_u, by=(*by, "unit"))
-                .with_columns(
-                    u=pl.col("roles_per_run") * pl.col("runs"),
-                    share=pl.col("run_unique_share") * pl.col("runs"),
-                )
-                .collect()
-            )
-            means = {
-                "roles_per_run": ("u", "runs", 1.0),
-                "run_unique_share": ("share", "runs", 1.0),
-            }
-            table = ur.with_ratio_ci(table, per_unit, by, means)
-        out[name] = table
-    by_unit = (*em.BY, "unit")
-    reasons = em.abstention_by_reason(agents_u, by=by_unit).collect()
-    idle = reasons.group_by(by_unit).agg(pl.col("slots").sum().alias("idle"))
-    grid = idle.join(reasons.select(*em.BY, "reason").unique(), on=em.BY, nulls_equal=True)
-    per_reason = grid.join(
-        reasons.select(*by_unit, "reason", "slots"),
-        on=[*by_unit, "reason"],
-        how="left",
-        nulls_equal=True,
-    ).with_columns(pl.col("slots").fill_null(0))
-    out["reasons"] = ur.with_ratio_ci(
-        c["reasons"], per_reason, (*em.BY, "reason"), {"share": ("slots", "idle", 1.0)}
-    )
-    return out
 
 
 def _resilience_ci(table: pl.DataFrame) -> pl.DataFrame:

@@ -494,24 +494,15 @@ def bootstrap_units(
 
 
 def bootstrap_units_many(
-    samples: Sequence[Values],
-    stat: Callable[..., Any],
-    k: int,
-    n_resamples: int = 999,
-    *,
-    bca: bool = False,
+    samples: Sequence[Values], stat: Callable[..., Any], k: int, n_resamples: int = 999
 ) -> list[tuple[float, float]]:
     """`bootstrap_units` of a statistic with ``k`` values (``stat`` returns them stacked
-    first): percentile CIs, or with ``bca`` BCa with a percentile fallback per value (for a
-    statistic the resampling biases); (nan, nan) for a value that is undefined or with fewer
-    than 2 units."""
+    first): percentile CIs, (nan, nan) for a value that is undefined or with fewer than 2
+    units."""
     arrays = [_array(s) for s in samples]
     if arrays[0].size < 2:
         return [(NAN, NAN)] * k
     cis = _bootstrap_paired(arrays, stat, n_resamples, 0.95, 0, "percentile")
-    if bca:
-        adjusted = _bootstrap_paired(arrays, stat, n_resamples, 0.95, 0, "BCa")
-        cis = [b if all(map(math.isfinite, b)) else c for b, c in zip(adjusted, cis, strict=True)]
     return [c if all(map(math.isfinite, c)) else (NAN, NAN) for c in cis]
 
 

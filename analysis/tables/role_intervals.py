@@ -9,18 +9,21 @@ a drawn copy of a unit counts as a new task: the roles only that unit used (in t
 new roles in each copy, while roles several units share stay one role whose count sums over the
 draws. The statistics are those of ``analysis.emergence`` on the resulting role counts (the
 Gini as the weighted mean absolute difference over 2 x mean); with all weights 1 they are the
-point estimates exactly.
+point estimates exactly. ``role_tables`` gives the report's role and abstention tables with
+these and the ratio CIs of ``analysis.tables.unit_ratios``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from analysis import emergence as em
 from analysis import stats
+from analysis.tables import unit_ratios as ur
 from analysis.tables.intervals import fmt
 
 COLUMNS = ("unique_share", "once_share", "gini")
@@ -87,3 +90,42 @@ def role_stats(values: np.ndarray, weights: np.ndarray | None = None) -> np.ndar
     with np.errstate(divide="ignore", invalid="ignore"):
         gini = np.where(used > 1, spread / (used * slots), 0.0)
         return np.stack([used / slots, once / used, gini])
+
+
+def role_tables(c: Mapping[str, pl.DataFrame], agents_u: pl.LazyFrame) -> dict[str, pl.DataFrame]:
+    """The report's role and abstention tables (``c``: ``roles_block``, ``roles``, ``gini``,
+    ``reasons``) with CIs over task units: unique_share, once_share and gini (``with_role_cis``),
+    per-run means and reason shares as ratios of per-unit sums (``unit_ratios``); ``agents_u``:
+    agent rows with ``unit``."""
+    out = {}
+    for name, by in (("roles_block", ("block", "backend")), ("roles", em.BY), ("gini", em.BY)):
+        table = with_role_cis(c[name], agents_u, by)
+        if name != "gini":
+            per_unit = (
+                em.unique_roles(agents_u, by=(*by, "unit"))
+                .with_columns(
+                    u=pl.col("roles_per_run") * pl.col("runs"),
+                    share=pl.col("run_unique_share") * pl.col("runs"),
+                )
+                .collect()
+            )
+            means = {
+                "roles_per_run": ("u", "runs", 1.0),
+                "run_unique_share": ("share", "runs", 1.0),
+            }
+            table = ur.with_ratio_ci(table, per_unit, by, means)
+        out[name] = table
+    by_unit = (*em.BY, "unit")
+    reasons = em.abstention_by_reason(agents_u, by=by_unit).collect()
+    idle = reasons.group_by(by_unit).agg(pl.col("slots").sum().alias("idle"))
+    grid = idle.join(reasons.select(*em.BY, "reason").unique(), on=em.BY, nulls_equal=True)
+    per_reason = grid.join(
+        reasons.select(*by_unit, "reason", "slots"),
+        on=[*by_unit, "reason"],
+        how="left",
+        nulls_equal=True,
+    ).with_columns(pl.col("slots").fill_null(0))
+    out["reasons"] = ur.with_ratio_ci(
+        c["reasons"], per_reason, (*em.BY, "reason"), {"share": ("slots", "idle", 1.0)}
+    )
+    return out
