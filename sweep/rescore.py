@@ -39,6 +39,7 @@ from agents.backends import backend_entry, make_backend
 from agents.backends.chat import Backend, InfraError
 from agents.judge import JudgeSpec, Verdict, judge
 from agents.runtime import derive_seed
+from agents.served import joined
 from agents.tasks import Task
 from sweep.config import SweepConfig
 from sweep.cost import attributed_cost
@@ -197,6 +198,8 @@ def _row_maker(
             "justification": v.justification,
             "error": v.error[:500],
             "scored_at": datetime.now(UTC),
+            "judge_served_model": joined(v.served.models),
+            "judge_tokens_estimated": v.served.estimated,
         }
 
     return row
