@@ -631,7 +631,8 @@ share one role (`analysis.tables.role_intervals`).
 - **Provenance**: served_model / judge_served_model = model ids the server reported (`sim:<name>` \
 on the sim); calls_estimated = LLM calls whose token counts are characters / 4 (no usage sent); \
 calls_mismatched = calls whose served id is neither the configured name nor its id.
-- **Counts and tests**: the columns {counts} are counts (or design values) and carry no CI; \
+- **Counts and tests**: the columns {counts} are counts (or design values), and columns \
+named `*_total_*` (the Cost section) are totals over committed rows: neither carries a CI; \
 {tests} are test statistics and p-values, not estimates. Every other number is an estimate \
 shown as `x [lo, hi]` (`[n/a]` with fewer than 2 tasks).
 - **Coordination overhead** is not computed: no table reports it.

@@ -42,6 +42,15 @@ COUNTS = (
     "failed", "thin_cells",
 )  # fmt: skip
 """Report columns that are counts (or design values) and carry no CI (Definitions)."""
+TOTAL = "_total_"
+"""Report columns named ``*_total_*`` are totals over committed rows (the Cost section): no CI."""
+
+
+def is_count(column: str) -> bool:
+    """True for a report column that is a count, a design value or a total (no CI)."""
+    return column in COUNTS or TOTAL in column
+
+
 TESTS = ("statistic", "p", "p_holm", "p_run_level")
 """Report columns that are test statistics and p-values: not estimates, no CI."""
 NO_CI = (math.nan, math.nan)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from analysis.report import report as report_of
-from analysis.tables.intervals import COUNTS, TESTS
+from analysis.tables.intervals import COUNTS, TESTS, is_count
 from sweep.cli import main
 from tests.unit.analysis.test_report import run_in_process
 
@@ -63,13 +63,13 @@ def tables(markdown: str) -> Iterator[tuple[str, list[str], list[str]]]:
 def bare_numbers(markdown: str) -> list[str]:
     """Cells holding a number with no CI, outside the count and test columns (a CI may also
     stand in the next column, named ``*_ci``, as the judge-reliability tables print it)."""
-    allowed = set(COUNTS) | set(TESTS)
     return [
         f"{section}: {col}={cell}"
         for section, header, cells in tables(markdown)
         for i, (col, cell) in enumerate(zip(header, cells, strict=True))
         if BARE.match(cell)
-        and col not in allowed
+        and not is_count(col)
+        and col not in TESTS
         and not (i + 1 < len(header) and header[i + 1].endswith("_ci"))
     ]
 
