@@ -1,0 +1,142 @@
+"""The engine benchmarks in virtual time: runner, clients and engines in one event loop whose
+clock jumps to the next timer whenever nothing is ready.
+
+In real time (``bench/sim_server.py`` in its own process) an engine waits while the client's
+CPU renders prompts, parses replies and speaks HTTP; on a loaded 2-core machine that wait, not
+the engine, can set the pace. Here the same code runs (``sweep.episode.run_episode``, the
+``openai`` backend's admission windows and endpoint choice, the engine's scheduler and prefix
+cache, the server's request handling: ``bench.sim_server.answer``) but only the engine's step
+charges take time: what the client does costs none, as on a GPU node whose runners have CPU to
+spare. Results are then independent of the machine and its load: the same workload gives the
+same tokens and the same engine time on every run.
+
+``VirtualLoop`` is the loop; ``InProcessBackend`` is the ``openai`` backend with its HTTP
+request replaced by a call into the engine of the chosen endpoint; ``VirtualEngines`` stands in
+for the server process of ``bench/saturation.py`` and ``bench/affinity.py`` (``--clock
+virtual``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import selectors
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from openai.types.chat import ChatCompletion
+
+from agents.backends.admission import Signal
+from agents.backends.chat import InfraError
+from agents.backends.openai import OpenAIBackend
+from agents.catalogue import ModelSpec
+from bench.runners import client_options
+from bench.sim_engine import Engine, EngineParams
+from bench.sim_server import answer
+from sweep.sim_openai import catalogue
+
+
+class _JumpSelector(selectors.DefaultSelector):
+    """A selector whose waits advance the loop's virtual clock instead of sleeping."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop: VirtualLoop | None = None
+
+    def select(self, timeout: float | None = None) -> list[Any]:
+        if timeout is None:  # nothing scheduled: only another thread can wake the loop
+            return super().select(None)
+        events = super().select(0)
+        if not events and timeout > 0 and self.loop is not None:
+            self.loop.now += timeout
+        return events
+
+
+class VirtualLoop(asyncio.SelectorEventLoop):
+    """An event loop on a virtual clock (starts at 0 s)."""
+
+    def __init__(self) -> None:
+        selector = _JumpSelector()
+        super().__init__(selector)
+        selector.loop = self
+        self.now = 0.0
+
+    def time(self) -> float:
+        return self.now
+
+
+class InProcessBackend(OpenAIBackend):
+    """The ``openai`` backend, each endpoint URL answered by an in-process ``Engine``."""
+
+    def __init__(
+        self, engines: Mapping[str, Engine], models: Mapping[str, ModelSpec], **options: Any
+    ):
+        super().__init__(**options)
+        self._engines = {url.rstrip("/"): e for url, e in engines.items()}
+        self._models = models
+
+    async def _attempt(self, ep: Any, body: dict[str, Any]) -> tuple[Any, Any, Signal]:
+        status, payload = await answer(self._engines[ep.url], self._models, body)
+        if status != 200:
+            error = InfraError(f"{ep.url}: {payload['error']['message']}", kind="server_error")
+            return None, error, Signal.NEUTRAL
+        return ChatCompletion.model_validate(payload), None, Signal.OK
+
+
+class VirtualEngines:
+    """Engines at made-up URLs on a virtual clock, in the shape of ``bench.saturation.Server``:
+    ``url`` (or ``/r{i}/v1`` under ``root`` for replicas), ``run`` a runner against them,
+    ``get`` the ``/stats`` of the last run. Each run starts from fresh engines, as a ``POST
+    /reset`` of an idle server does."""
+
+    def __init__(self, params: EngineParams, replicas: int = 1):
+        self.params = params
+        self.root = "http://virtual"
+        self.url = f"{self.root}/v1"
+        many = [f"{self.root}/r{i}/v1" for i in range(replicas)]
+        self.urls = [self.url] if replicas <= 1 else many
+        self.engines: dict[str, Engine] = {}
+        self.models = catalogue()
+        self.loop: VirtualLoop | None = None
+
+    def make_client(self, url: Any, max_in_flight: int, n_clients: int, **extra: Any) -> Any:
+        options = {**client_options(url, max_in_flight, n_clients), **extra}
+        return InProcessBackend(self.engines, self.models, **options)
+
+    def clock(self) -> float:
+        return self.loop.time() if self.loop is not None else 0.0
+
+    def run(self, work: Callable[[], Awaitable[Any]]) -> tuple[Any, float]:
+        """``work()`` to its end on fresh engines; returns its result and the virtual seconds."""
+        loop = self.loop = VirtualLoop()
+
+        async def main() -> tuple[Any, float]:
+            self.engines.clear()
+            self.engines.update({u: Engine(self.params, clock=loop.time) for u in self.urls})
+            tasks = [asyncio.create_task(e.run()) for e in self.engines.values()]
+            t0 = loop.time()
+            try:
+                out = await work()
+            finally:
+                for t in tasks:
+                    t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+            return out, loop.time() - t0
+
+        try:
+            return loop.run_until_complete(main())
+        finally:
+            loop.close()
+
+    def get(self, path: str) -> dict[str, Any]:
+        """``/stats`` or ``/r{i}/stats`` of the last run."""
+        i = int(path.split("/")[1][1:]) if path.startswith("/r") else 0
+        return self.engines[self.urls[i]].stats()
+
+    def post(self, path: str) -> dict[str, Any]:
+        return {"ok": True}  # every run starts on fresh engines
+
+    def cpu_s(self) -> float:
+        return float("nan")  # the engines run in the client's process
+
+    def close(self) -> None:
+        self.engines.clear()
