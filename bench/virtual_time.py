@@ -19,6 +19,8 @@ virtual``).
 from __future__ import annotations
 
 import asyncio
+import itertools
+import random
 import selectors
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -41,6 +43,7 @@ class _JumpSelector(selectors.DefaultSelector):
     def __init__(self) -> None:
         super().__init__()
         self.loop: VirtualLoop | None = None
+        self._seeds = itertools.count()
 
     def select(self, timeout: float | None = None) -> list[Any]:
         if timeout is None:  # nothing scheduled: only another thread can wake the loop
@@ -68,11 +71,24 @@ class InProcessBackend(OpenAIBackend):
     """The ``openai`` backend, each endpoint URL answered by an in-process ``Engine``."""
 
     def __init__(
-        self, engines: Mapping[str, Engine], models: Mapping[str, ModelSpec], **options: Any
+        self,
+        engines: Mapping[str, Engine],
+        models: Mapping[str, ModelSpec],
+        power_of_two: random.Random | None = None,
+        **options: Any,
     ):
+        """``power_of_two``: route as Ray Serve's default router does instead of by
+        ``balance`` (two endpoints drawn with this generator, the less loaded one taken)."""
         super().__init__(**options)
-        self._engines = {url.rstrip("/"): e for url, e in engines.items()}
+        self._engines = engines
         self._models = models
+        self._p2c = power_of_two
+
+    def _pick(self, request: Any) -> Any:
+        if self._p2c is None or len(self.endpoints) < 2:
+            return super()._pick(request)
+        pair = self._p2c.sample(self.endpoints, 2)
+        return min(pair, key=lambda ep: self._window(ep, request.model).load)
 
     async def _attempt(self, ep: Any, body: dict[str, Any]) -> tuple[Any, Any, Signal]:
         status, payload = await answer(self._engines[ep.url], self._models, body)
@@ -97,10 +113,17 @@ class VirtualEngines:
         self.engines: dict[str, Engine] = {}
         self.models = catalogue()
         self.loop: VirtualLoop | None = None
+        self._seeds = itertools.count()
 
     def make_client(self, url: Any, max_in_flight: int, n_clients: int, **extra: Any) -> Any:
+        """A runner's client; ``balance="power_of_two"`` routes as Serve's default router
+        (seeded per client: runs repeat exactly)."""
         options = {**client_options(url, max_in_flight, n_clients), **extra}
-        return InProcessBackend(self.engines, self.models, **options)
+        p2c = None
+        if options.get("balance") == "power_of_two":
+            options["balance"] = "least_in_flight"
+            p2c = random.Random(next(self._seeds))
+        return InProcessBackend(self.engines, self.models, p2c, **options)
 
     def clock(self) -> float:
         return self.loop.time() if self.loop is not None else 0.0
@@ -111,6 +134,7 @@ class VirtualEngines:
 
         async def main() -> tuple[Any, float]:
             self.engines.clear()
+            self._seeds = itertools.count()
             self.engines.update({u: Engine(self.params, clock=loop.time) for u in self.urls})
             tasks = [asyncio.create_task(e.run()) for e in self.engines.values()]
             t0 = loop.time()
