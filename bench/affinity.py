@@ -14,7 +14,11 @@ share one or two.
 each sized as one configured replica: C = the model's ``max_num_seqs`` (256) and a KV budget of
 ``--kv-tokens`` (550,000: what a TP2 replica of the model leaves for KV on two 80 GB GPUs;
 BENCHMARKS.md), each its own prefix cache. By default they run on the virtual clock
-(``bench/virtual_time.py``), so every token count is independent of the machine and its load.
+(``bench/virtual_time.py``), so every token count is independent of the machine and its load;
+the episodes' judge calls (another model, on GPUs of its own) then go to one more engine, left
+out of the figures (with ``--clock real`` the server's replicas take them too). "One engine"
+is what a single engine holding every block of the window would prefill: the least any routing
+can reach.
 
 **Routing**, each window once per router, fresh engines each time:
 
@@ -90,12 +94,18 @@ def measure(server: Any, replicas: int, router: str, specs: Sequence[Any], args:
         replicas=[{k: p[k] for k in COUNTS} for p in per],
         clock_efficiency=min(p["clock_efficiency"] for p in per),
     )
+    one = getattr(server, "one_engine_prefill", None)  # virtual clock only
+    out["one_engine_prefill"] = one() if one else None
+    out["other_model_requests"] = server.get("/other/stats")["requests"] if one else None
     return out
 
 
 def _total(runs: Sequence[dict[str, Any]], replicas: int) -> dict[str, Any]:
     """Windows summed: tokens, hit rate, per replica."""
     out: dict[str, Any] = {k: sum(r[k] for r in runs) for k in SUMMED}
+    if all(r["one_engine_prefill"] is not None for r in runs):
+        out["one_engine_prefill"] = sum(r["one_engine_prefill"] for r in runs)
+        out["one_engine_share"] = out["one_engine_prefill"] / max(out["prompt_tokens"], 1)
     out["prefilled_share"] = out["prefilled_tokens"] / max(out["prompt_tokens"], 1)
     out["hit_rate"] = out["prefix_hits"] / max(out["prefix_queries"], 1)
     out["wall_s"] = sum(r["wall_s"] for r in runs)
@@ -134,7 +144,12 @@ def main(argv: Sequence[str]) -> int:
     params = params_from(args)
     say(f"affinity: {args.replicas} x engine {params}, clock {args.clock}; {uptime_line()}")
     work = windows(args.sweep, args.model, args.prompt_version, args.windows, args.episodes)
-    server = make_server(args, params, args.replicas)
+    if args.clock == "virtual":  # the judge (another model) on an engine of its own
+        from bench.virtual_time import VirtualEngines
+
+        server: Any = VirtualEngines(params, args.replicas, only=args.model)
+    else:
+        server = make_server(args, params, args.replicas)
     runs: list[dict[str, Any]] = []
     try:
         for start, specs in work:
@@ -147,7 +162,8 @@ def main(argv: Sequence[str]) -> int:
                 say(
                     f"  window @{start} ({m['tasks']} tasks; {', '.join(m['cells'])}) "
                     f"{router:16s} prefilled {m['prefilled_tokens']} of {m['prompt_tokens']} "
-                    f"({m['prefilled_tokens'] / max(m['prompt_tokens'], 1):.3f})  requests per "
+                    f"({m['prefilled_tokens'] / max(m['prompt_tokens'], 1):.3f}; one engine "
+                    f"{m['one_engine_prefill']})  requests per "
                     f"replica {[r['requests'] for r in m['replicas']]}  episodes "
                     f"{m['episodes_ok']}/{m['episodes']}  {args.clock} wall {m['wall_s']:.1f} s"
                 )
@@ -159,7 +175,8 @@ def main(argv: Sequence[str]) -> int:
         say(
             f"  {r:16s} prefilled {s['prefilled_tokens']} of {s['prompt_tokens']} prompt tokens "
             f"({s['prefilled_share']:.4f}), hit rate {s['hit_rate']:.4f}, evictions "
-            f"{s['evictions']}, tokens/s {s['tokens_per_s']:.0f} ({args.clock} clock)"
+            f"{s['evictions']}, tokens/s {s['tokens_per_s']:.0f} ({args.clock} clock); one "
+            f"engine holding every block: {s.get('one_engine_share', float('nan')):.4f}"
         )
         for i, p in enumerate(s["per_replica"]):
             say(

@@ -29,8 +29,9 @@ from openai.types.chat import ChatCompletion
 
 from agents.backends.admission import Signal
 from agents.backends.chat import InfraError
-from agents.backends.openai import OpenAIBackend
+from agents.backends.openai import OpenAIBackend, _Endpoint
 from agents.catalogue import ModelSpec
+from bench.prefix_cache import BLOCK
 from bench.runners import client_options
 from bench.sim_engine import Engine, EngineParams
 from bench.sim_server import answer
@@ -75,16 +76,24 @@ class InProcessBackend(OpenAIBackend):
         engines: Mapping[str, Engine],
         models: Mapping[str, ModelSpec],
         power_of_two: random.Random | None = None,
+        only: str | None = None,
+        elsewhere: str = "",
         **options: Any,
     ):
         """``power_of_two``: route as Ray Serve's default router does instead of by
-        ``balance`` (two endpoints drawn with this generator, the less loaded one taken)."""
+        ``balance`` (two endpoints drawn with this generator, the less loaded one taken).
+        ``only``/``elsewhere``: calls to any model but ``only`` go to the endpoint at URL
+        ``elsewhere`` (the judge is another model, on GPUs of its own)."""
         super().__init__(**options)
         self._engines = engines
         self._models = models
         self._p2c = power_of_two
+        self._only = only
+        self._elsewhere = _Endpoint(elsewhere)
 
     def _pick(self, request: Any) -> Any:
+        if self._only is not None and request.model.name != self._only:
+            return self._elsewhere
         if self._p2c is None or len(self.endpoints) < 2:
             return super()._pick(request)
         pair = self._p2c.sample(self.endpoints, 2)
@@ -104,12 +113,16 @@ class VirtualEngines:
     ``get`` the ``/stats`` of the last run. Each run starts from fresh engines, as a ``POST
     /reset`` of an idle server does."""
 
-    def __init__(self, params: EngineParams, replicas: int = 1):
+    def __init__(self, params: EngineParams, replicas: int = 1, only: str | None = None):
+        """``only``: a model name; calls to every other model go to one more engine of
+        ``params`` (``other`` in ``get``), not to these replicas."""
         self.params = params
         self.root = "http://virtual"
         self.url = f"{self.root}/v1"
         many = [f"{self.root}/r{i}/v1" for i in range(replicas)]
         self.urls = [self.url] if replicas <= 1 else many
+        self.only = only
+        self.other = f"{self.root}/other/v1"
         self.engines: dict[str, Engine] = {}
         self.models = catalogue()
         self.loop: VirtualLoop | None = None
@@ -123,7 +136,7 @@ class VirtualEngines:
         if options.get("balance") == "power_of_two":
             options["balance"] = "least_in_flight"
             p2c = random.Random(next(self._seeds))
-        return InProcessBackend(self.engines, self.models, p2c, **options)
+        return InProcessBackend(self.engines, self.models, p2c, self.only, self.other, **options)
 
     def clock(self) -> float:
         return self.loop.time() if self.loop is not None else 0.0
@@ -135,7 +148,8 @@ class VirtualEngines:
         async def main() -> tuple[Any, float]:
             self.engines.clear()
             self._seeds = itertools.count()
-            self.engines.update({u: Engine(self.params, clock=loop.time) for u in self.urls})
+            urls = [*self.urls, *([self.other] if self.only else [])]
+            self.engines.update({u: Engine(self.params, clock=loop.time) for u in urls})
             tasks = [asyncio.create_task(e.run()) for e in self.engines.values()]
             t0 = loop.time()
             try:
@@ -152,9 +166,19 @@ class VirtualEngines:
             loop.close()
 
     def get(self, path: str) -> dict[str, Any]:
-        """``/stats`` or ``/r{i}/stats`` of the last run."""
+        """``/stats``, ``/r{i}/stats`` or ``/other/stats`` of the last run."""
+        if path.startswith("/other"):
+            return self.engines[self.other].stats()
         i = int(path.split("/")[1][1:]) if path.startswith("/r") else 0
         return self.engines[self.urls[i]].stats()
+
+    def one_engine_prefill(self) -> int:
+        """Tokens one engine holding every block of the last run would have prefilled: each
+        distinct block once over all replicas, plus every prompt's partial tail (the least any
+        routing can reach)."""
+        es = [self.engines[u] for u in self.urls]
+        repeated = sum(len(e._seen) for e in es) - len(set().union(*(e._seen for e in es)))
+        return sum(e.s.ideal_prefill_tokens for e in es) - BLOCK * repeated
 
     def post(self, path: str) -> dict[str, Any]:
         return {"ok": True}  # every run starts on fresh engines

@@ -85,3 +85,7 @@ def test_an_episode_stays_on_one_replica_under_affinity_not_under_power_of_two()
     assert sum(p["requests"] for p in p2c) == 24
     # the shared system prompt is prefilled once per replica that sees the episode
     assert sum(p["prefilled_tokens"] for p in p2c) > sum(p["prefilled_tokens"] for p in affinity)
+    again = route_one_episode("power_of_two")  # seeded routing on a virtual clock: repeats
+    assert [(p["requests"], p["prefilled_tokens"], p["window_s"]) for p in again] == [
+        (p["requests"], p["prefilled_tokens"], p["window_s"]) for p in p2c
+    ]
