@@ -18,6 +18,13 @@ Ray is left out on purpose: on a 2-core machine its processes would compete with
 the CPU that keeps the engine's clock, and the policy under test (what is kept in flight) lives
 in the backend and the runner loop, not in Ray; benchmark 1 covers the Ray path.
 
+``--clock virtual`` runs runner and engine in one event loop on a virtual clock
+(``bench/virtual_time.py``): the client's work costs no engine time, and every figure is the
+same on every run whatever the machine's load. ``--order longest_first`` dispatches the episodes
+in the executor's order instead of the plan's. Each run reports where the engine's time went
+(slots full / KV-queued / starved, idle and clock lag) and, in real time, the CPU share of the
+client and the server process, so a harness-bound figure says so.
+
 Run: ``python -m bench saturation`` (defaults: 200 episodes, C = 64, 3 repeats).
 """
 

@@ -1,4 +1,5 @@
-"""The simulated engine behind ``bench/sim_server.py``: continuous batching in real time.
+"""The simulated engine behind ``bench/sim_server.py``: continuous batching on a clock (real
+time, or the virtual clock of ``bench/virtual_time.py``).
 
 ``EngineParams`` describes it, ``Engine`` schedules sequences step by step (admission by
 capacity and KV blocks, chunked prefill of the tokens the prefix cache does not hold, one decode

@@ -3,7 +3,8 @@
 It plays a continuous-batching engine (vLLM's scheduler, simplified) in real time:
 
 - **capacity** ``C`` sequences run at once; requests beyond it wait in a FIFO queue;
-- each **step** advances every decoding sequence by one token and takes
+- each **step** advances every decoding sequence by one token (and a sequence whose prefill
+  ends in the step by its first token, as vLLM samples it from the prefill) and takes
   ``step_s * (1 + growth * b / C)`` seconds for ``b`` decoding sequences, plus
   ``prefill_s_per_token`` for each prompt token processed in the step (chunked prefill: at most
   ``chunk_tokens`` tokens, decode tokens included, per step); a **prefix cache** of 16-token
