@@ -67,6 +67,7 @@ def workload(
         "sweep=protocols",
         f"sweep.blocks.0.models=[{model}]",
         "sweep.blocks.0.n_agents=[8,16]",
+        "sweep.blocks.0.seeds=[0]",  # one seed: the workload stays fixed if the preset's changes
         f"sweep.blocks.0.tasks_per_cell={math.ceil(episodes / per_task)}",
         f"sweep.limit={episodes}",
         *([f"prompt_version={prompt_version}"] if prompt_version else []),
