@@ -9,13 +9,14 @@ a deliverable cannot close it, and the judge is told to ignore instructions insi
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from agents.backends.chat import Backend, ChatRequest, Message
 from agents.catalogue import ModelSpec
 from agents.contract import OutputError, extract_json
 from agents.prompts import PROMPT_VERSION, render_task
+from agents.served import Served
 from agents.tasks import Task
 
 RUBRIC_VERSION = "r2"  # the default; older versions stay available for rescoring
@@ -132,6 +133,7 @@ class Verdict:
     prompt_tokens: int
     completion_tokens: int
     error: str = ""
+    served: Served = field(default_factory=Served, compare=False)  # agents.served
 
     @property
     def quality(self) -> float | None:
@@ -238,6 +240,7 @@ async def judge(
     messages = judge_messages(task, mission, deliverable, spec.rubric_version, prompt_version)
     calls = ptok = ctok = 0
     error = ""
+    served = Served()
     for attempt in range(2):
         req = ChatRequest(
             spec.model,
@@ -253,11 +256,12 @@ async def judge(
         calls += 1
         ptok += reply.prompt_tokens
         ctok += reply.completion_tokens
+        served.add(spec.model, reply)
         try:
             if reply.finish_reason == "length":
                 raise OutputError("the reply was cut off at the token limit")
             scores, why = parse_verdict(reply.text)
-            return Verdict(scores, why, calls, ptok, ctok)
+            return Verdict(scores, why, calls, ptok, ctok, served=served)
         except OutputError as e:
             error = str(e)
             messages = (
@@ -269,4 +273,4 @@ async def judge(
                     "valid JSON object only.",
                 ),
             )
-    return Verdict(None, "", calls, ptok, ctok, error)
+    return Verdict(None, "", calls, ptok, ctok, error, served)

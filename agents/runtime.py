@@ -24,6 +24,7 @@ from agents.contract import (
     parse_turn,
 )
 from agents.prompts import PROMPT_VERSION, agent_messages, coordinator_messages, repair_message
+from agents.served import Served
 from agents.tasks import Task
 
 COORDINATOR = -1  # agent index used for the coordinator's records
@@ -54,6 +55,7 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     latency_s: float = 0.0
+    served: Served = field(default_factory=Served)  # served ids, estimated token counts
 
 
 def derive_seed(*parts: object) -> int:
@@ -211,6 +213,7 @@ class StepRuntime:
         u.prompt_tokens += reply.prompt_tokens
         u.completion_tokens += reply.completion_tokens
         u.latency_s += reply.latency_s
+        u.served.add(model, reply)
         return reply
 
 

@@ -26,9 +26,11 @@ from analysis import tables as tb
 from analysis._render import Section, render_html, render_md
 from analysis.cost_report import cost_sections
 from analysis.judge_report import judge_sections
+from analysis.tables import role_intervals as ri
+from analysis.tables import served
 from analysis.tables import unit_ratios as ur
 from analysis.tables.entries import mixed_table, omnibus_table, pairs_table
-from analysis.tables.intervals import fmt
+from analysis.tables.intervals import COUNTS, TESTS, fmt
 from sweep.errors import UserError
 from sweep.results.manifest import MANIFEST, read_manifest
 from sweep.results.store import ResultStore, resolve
@@ -95,7 +97,12 @@ def report(
         head["partial"] = cov.banner()
         sections[1:1] = coverage.sections(cov)
     markdown = render_md(head, sections)
-    stats_doc = {"results_dir": results_dir, "score_set": score_set or "default", **statistics}
+    stats_doc = {
+        "results_dir": results_dir,
+        "score_set": score_set or "default",
+        "provenance": served.counts(runs),
+        **statistics,
+    }
     files = {
         **images,
         "report.md": markdown.encode(),
@@ -143,7 +150,7 @@ def _head(
             f"tasks, p-values are Holm-adjusted within {len(st['families'])} declared families "
             "(column `family`; `stats.json` `families`). Counts (runs, episodes, units, n_*) "
             "and totals (*_total_*) carry no CI. Per-step tables average run steps and say so.",
-            *_estimated_tokens(runs),
+            *served.head_lines(runs),
         ],
     }
 
@@ -254,7 +261,9 @@ def _sections(
             f"{T}.statistics(runs)['omnibus']",
             f"{st['n_tests']} tests in stats.json; Friedman on task means where every group saw "
             "the same tasks, else Kruskal-Wallis on task means (Wilcoxon for two groups); "
-            "p_holm within the family named.",
+            "p_holm within the family named; where a stratum has several seeds per task, "
+            "var_task and var_seed split the variance between tasks from that between seeds "
+            "of one task (Definitions).",
             omnibus_table(st["omnibus"]),
             "no factor takes two values within a block",
         ),
@@ -267,6 +276,15 @@ def _sections(
             "arm; var_task, var_residual and icc are its variance components.",
             mixed_table(st["mixed_models"]),
             "no factor takes two values within a block",
+        ),
+        Section(
+            "Provenance",
+            "analysis.tables.served.served_table(runs)",
+            "What the servers reported: the model ids they served (agents, judge; `sim:<name>` "
+            "on the sim), system fingerprints, and counts of LLM calls (agents, repairs, judge), "
+            "of calls whose token counts are estimates (no usage sent) and of calls whose "
+            "served id is not the configured model. All counts.",
+            served.served_table(runs).collect(),
         ),
         Section("Definitions", "analysis.tables._common, analysis.emergence", _DEFINITIONS),
     ]
@@ -294,7 +312,7 @@ def _emergence(
             f"{E}.unique_roles(agent_rows(agents, runs), by=('block', 'backend'))",
             "unique_share = distinct / role slots; once_share = share of role names used once; "
             "run_unique_share = mean per run step.",
-            c["roles_block"],
+            t["roles_block"],
             "no participating agent named a role",
             level=3,
         ),
@@ -302,7 +320,7 @@ def _emergence(
             "Unique roles per protocol and model",
             f"{E}.unique_roles(agent_rows(agents, runs))",
             "",
-            c["roles"],
+            t["roles"],
             "no participating agent named a role",
             level=3,
         ),
@@ -318,7 +336,7 @@ def _emergence(
             "Role Gini",
             f"{E}.role_gini(agent_rows(agents, runs))",
             "Gini of role usage counts (0 = every role used equally often).",
-            c["gini"],
+            t["gini"],
             "no participating agent named a role",
             level=3,
         ),
@@ -335,7 +353,7 @@ def _emergence(
             "Abstention by reason",
             f"{E}.abstention_by_reason(agent_rows(agents, runs))",
             "",
-            c["reasons"],
+            t["reasons"],
             "every agent participated",
             level=3,
         ),
@@ -475,13 +493,12 @@ def _with_cis(
         ur.with_units(rows.lazy(), runs.lazy())
         .filter(pl.col("quality").is_not_null())
         .group_by(by_unit)
-        .agg(pl.col("quality").sum(), pl.col("tokens").sum())
+        .agg(pl.col("quality").sum(), pl.col("tokens").sum(), pl.col("cost_usd").sum())
         .collect()
     )
     per_1k = {"Q_per_1k_tok": ("quality", "tokens", 1000.0)}
-    t["efficiency"] = ur.with_ratio_ci(
-        t["efficiency"], sums, em.BY, {"tokens_per_q": ("tokens", "quality", 1.0), **per_1k}
-    )
+    per_q = {"tokens_per_q": ("tokens", "quality", 1.0), "cost_per_q": ("cost_usd", "quality", 1.0)}
+    t["efficiency"] = ur.with_ratio_ci(t["efficiency"], sums, em.BY, {**per_q, **per_1k})
     model_by = (*tb.STRATA["model"], "model")
     model_sums = (
         ur.with_units(rows.lazy(), runs.lazy())
@@ -507,6 +524,10 @@ def _with_cis(
     points = ur.with_units(em.participation(runs.lazy()), runs.lazy())
     ranks = ur.spearman_per_unit(points, em.BY, "participation", "quality")
     t["participation"] = ur.with_spearman_ci(t["participation"], ranks, em.BY)
+    rows_u = ur.with_units(rows.lazy(), runs.lazy())
+    for name, by in _CI_BY.items():
+        t[name] = ur.with_sd_ci(t[name], rows_u, by)
+    t.update(ri.role_tables(c, agents_u))
     return t
 
 
@@ -523,21 +544,6 @@ def _resilience_ci(table: pl.DataFrame) -> pl.DataFrame:
     return table.with_columns(shown.values()).drop(
         *(f"{c}_{b}" for c in cols for b in ("lo", "hi"))
     )
-
-
-def _estimated_tokens(runs: pl.DataFrame) -> list[str]:
-    """A line counting run steps whose token counts are estimates (characters / 4)."""
-    sim = int((runs["backend"] == "sim").sum())
-    if "tokens_estimated" in runs.columns:
-        est = int((runs["tokens_estimated"].fill_null(0) > 0).sum())
-    else:
-        est = sim
-    if not est:
-        return []
-    return [
-        f"Token counts of {est} of {runs.height} run steps are estimates (characters / 4: the "
-        "sim backend, or a server that sent no usage); tokens, C and cost columns inherit it."
-    ]
 
 
 def _heatmap(rows: pl.LazyFrame, figs: dict[str, plots.Draw], sim: bool) -> Section:
@@ -577,7 +583,7 @@ def _heatmap(rows: pl.LazyFrame, figs: dict[str, plots.Draw], sim: bool) -> Sect
     )
 
 
-_DEFINITIONS = """\
+_DEFINITIONS_TEXT = """\
 - **Q** (quality): (accuracy + completeness + coherence + actionability) / 16, judged 1-4 each; \
 **M**: mission score / 4.
 - **T** (latency): mean `rounds`, the sequential LLM-call waves of a run step (backend- and \
@@ -607,14 +613,28 @@ on run steps as independent rows, reported for contrast and not followed.
 family of their own. `stats.json` `families` gives each family's size and whether its smallest \
 attainable p can reach alpha.
 - **Mixed model**: Q ~ factor + stratum + (1 | task) per research question (factor, block, \
-backend), statsmodels MixedLM (REML); effects with 95% Wald CIs.
-- **CIs of ratios and correlations**: RSI, shares, tokens_per_q and Q_per_1k_tok bootstrap \
-the ratio of per-task sums; spearman_r bootstraps tasks with the group's ranks held fixed.
-- **Counts** (runs, episodes, units, pairs, slots, idle, voluntary, directed, other, n_*, \
-steps) carry no CI; **Q_sd** is a descriptive spread of run steps, not an estimate. Shown \
-without a CI (not bootstrapped yet, marked here): icc, n_eff, var_task, var_seed, gini, \
-unique_share, once_share, run_unique_share, roles_per_run, the abstention-by-reason share and \
-test statistics and p-values (not estimates).
+backend), statsmodels MixedLM (REML); effects with 95% Wald CIs; the CIs of its var_task, \
+var_residual and icc bootstrap tasks for the one-way ANOVA (moment) estimates on the \
+fixed-effect residuals (refitting REML per resample is too slow).
+- **CIs of ratios and correlations**: RSI, shares, tokens_per_q, Q_per_1k_tok, cost_per_q, \
+roles_per_run and run_unique_share bootstrap the ratio of per-task sums; spearman_r bootstraps \
+tasks with the group's ranks held fixed; **Q_sd** bootstraps tasks with their row counts, sums \
+and sums of squares.
+- **CIs of icc, n_eff, var_task, var_seed**: tasks resampled with all their rows (the ANOVA \
+needs only per-cluster sizes, sums and sums of squares). **var_task** / **var_seed** (omnibus, \
+where a stratum has several seeds per task): one-way ANOVA variance components of the episode \
+rows centred on their group's mean, a cluster being (group, task, shock): var_task between \
+tasks, var_seed between seeds of one task.
+- **CIs of unique_share, once_share, gini**: tasks resampled with their role usage counts; a \
+task drawn twice counts as two tasks, its own roles new roles in each copy, roles several tasks \
+share one role (`analysis.tables.role_intervals`).
+- **Provenance**: served_model / judge_served_model = model ids the server reported (`sim:<name>` \
+on the sim); calls_estimated = LLM calls whose token counts are characters / 4 (no usage sent); \
+calls_mismatched = calls whose served id is neither the configured name nor its id.
+- **Counts and tests**: the columns {counts} are counts (or design values), and columns \
+named `*_total_*` (the Cost section) are totals over committed rows: neither carries a CI; \
+{tests} are test statistics and p-values, not estimates. Every other number is an estimate \
+shown as `x [lo, hi]` (`[n/a]` with fewer than 2 tasks).
 - **Coordination overhead** is not computed: no table reports it.
 - **Paired design**: two groups are compared with the Wilcoxon signed-rank test on per-task \
 means when each episode of one has exactly one episode of the other with the same task units, \
@@ -623,3 +643,4 @@ paired); otherwise Mann-Whitney U.
 - **Strata**: every comparison, table row and correlation holds the block, the backend and \
 every other design factor (protocol, model, N, role mode, level) fixed; backends are never \
 mixed in one row."""
+_DEFINITIONS = _DEFINITIONS_TEXT.format(counts=", ".join(COUNTS), tests=", ".join(TESTS))

@@ -355,21 +355,79 @@ def icc_oneway(values: Values, clusters: Sequence[Any]) -> tuple[float, float]:
     cluster size. nan ICC (and n_eff = n) when there are fewer than 2 clusters or no
     within-cluster replication.
     """
-    x = _array(values)
-    labels = np.asarray(list(clusters))
-    uniq, inv = np.unique(labels, return_inverse=True)
-    n, g = x.size, uniq.size
-    if g < 2 or n <= g:
-        return NAN, float(n)
-    sizes = np.bincount(inv).astype(np.float64)
-    means = np.bincount(inv, weights=x) / sizes
-    msb = float(np.sum(sizes * (means - x.mean()) ** 2) / (g - 1))
-    msw = float(np.sum((x - means[inv]) ** 2) / (n - g))
-    m0 = (n - float(np.sum(sizes**2)) / n) / (g - 1)
-    den = msb + (m0 - 1) * msw
-    icc = max(0.0, (msb - msw) / den) if den > 0 else NAN
-    m = n / g
-    return icc, (n / (1 + (m - 1) * icc) if math.isfinite(icc) else float(n))
+    sums = _cluster_sums(_array(values), list(clusters), None)
+    icc, n_eff, _, _ = _oneway(*(np.sum(c) for c in sums))
+    return float(icc), float(n_eff)
+
+
+@dataclasses.dataclass(frozen=True)
+class Clustered:
+    """One-way ANOVA of values in clusters nested in units (``clustered``): ICC, effective n,
+    the between-cluster and within-cluster variance components, each with a 95% CI."""
+
+    icc: float
+    n_eff: float
+    var_between: float
+    var_within: float
+    icc_ci: tuple[float, float]
+    n_eff_ci: tuple[float, float]
+    var_between_ci: tuple[float, float]
+    var_within_ci: tuple[float, float]
+
+
+def clustered(
+    values: Values, clusters: Sequence[Any], units: Sequence[Any], n_resamples: int = 999
+) -> Clustered:
+    """``icc_oneway`` and the variance components var_between = max(0, (MSB - MSW) / m0) and
+    var_within = MSW, with percentile bootstrap CIs resampling ``units`` (each cluster lies in
+    one unit; a resampled unit brings all its clusters, duplicates count as new clusters).
+
+    The ANOVA needs only per-cluster sizes, sums and sums of squares, which add up over a
+    unit's clusters, so a resample is one matrix of per-unit sums (``bootstrap_units``). nan
+    CIs with fewer than 2 units or where the statistic is undefined."""
+    sums = _cluster_sums(_array(values), list(clusters), list(units))
+    point = [float(v) for v in _oneway(*(np.sum(c) for c in sums))]
+    cis = bootstrap_units_many(sums, _oneway_stack, 4, n_resamples)
+    return Clustered(*point, *cis)  # type: ignore[arg-type]
+
+
+def _cluster_sums(
+    x: npt.NDArray[np.float64], clusters: list[Any], units: list[Any] | None
+) -> tuple[npt.NDArray[np.float64], ...]:
+    """Per unit (one unit when ``units`` is None): clusters, rows, sum, sum of squares,
+    sum over clusters of (cluster sum)^2 / size, and sum of squared cluster sizes."""
+    _, inv = np.unique(np.asarray([str(c) for c in clusters]), return_inverse=True)
+    size = np.bincount(inv).astype(np.float64)
+    total = np.bincount(inv, weights=x)
+    sq = np.bincount(inv, weights=x * x)
+    owner = np.zeros(size.size, dtype=np.intp)
+    if units is not None:
+        owner[inv] = np.unique(np.asarray([str(v) for v in units]), return_inverse=True)[1]
+    per = [np.ones(size.size), size, total, sq, total**2 / size, size**2]
+    return tuple(np.bincount(owner, weights=p).astype(np.float64) for p in per)
+
+
+def _oneway(
+    g: Any, n: Any, s: Any, q: Any, b: Any, k: Any
+) -> tuple[Any, Any, Any, Any]:  # fmt: skip
+    """(ICC, n_eff, var_between, var_within) from the totals of ``_cluster_sums`` (arrays
+    of resamples or scalars)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g, n = np.asarray(g, dtype=np.float64), np.asarray(n, dtype=np.float64)
+        ok = (g >= 2) & (n > g)
+        msb = (b - s**2 / n) / (g - 1)
+        msw = np.maximum(q - b, 0.0) / (n - g)
+        m0 = (n - k / n) / (g - 1)
+        den = msb + (m0 - 1) * msw
+        icc = np.where(ok & (den > 0), np.maximum(0.0, (msb - msw) / den), np.nan)
+        n_eff = np.where(np.isfinite(icc), n / (1 + (n / g - 1) * icc), n)
+        var_b = np.where(ok, np.maximum(0.0, (msb - msw) / m0), np.nan)
+        var_w = np.where(ok, msw, np.nan)
+    return icc, n_eff, var_b, var_w
+
+
+def _oneway_stack(*sums: Any, axis: int = -1) -> Any:
+    return np.stack(_oneway(*(np.sum(c, axis=axis) for c in sums)))
 
 
 def min_attainable_p(test: str, n_a: int, n_b: int) -> float:
@@ -400,6 +458,19 @@ def bootstrap_units(
         arrays, stat, n_resamples, confidence, seed, "percentile", paired=True, vectorized=True
     )[0]
     return (low, high) if math.isfinite(low) and math.isfinite(high) else (NAN, NAN)
+
+
+def bootstrap_units_many(
+    samples: Sequence[Values], stat: Callable[..., Any], k: int, n_resamples: int = 999
+) -> list[tuple[float, float]]:
+    """`bootstrap_units` of a statistic with ``k`` values (``stat`` returns them stacked
+    first): percentile CIs, (nan, nan) for a value that is undefined or with fewer than 2
+    units."""
+    arrays = [_array(s) for s in samples]
+    if arrays[0].size < 2:
+        return [(NAN, NAN)] * k
+    cis = _bootstrap(arrays, stat, n_resamples, 0.95, 0, "percentile", paired=True, vectorized=True)
+    return [c if all(map(math.isfinite, c)) else (NAN, NAN) for c in cis]
 
 
 def bootstrap_mean_cis(

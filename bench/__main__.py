@@ -12,7 +12,10 @@ BENCHMARKS = {
     "resume": ("bench.resume", "3: resume planning: plan, committed(), set difference"),
     "query": ("bench.query", "4: orgsweep query / report over a results directory"),
     "prefix": ("bench.prefix_figure", "5: prefilled share of the paper sweep's prompts, p1 vs p2"),
-    "affinity": ("bench.affinity", "6: 4 engine replicas, least_in_flight vs prefix_affinity"),
+    "affinity": (
+        "bench.affinity",
+        "6: 4 engine replicas, random / least_in_flight vs prefix_affinity routing",
+    ),
     "cluster_sim": ("bench.cluster_sim", "7: paper sweep on cluster.yaml GPUs: today vs scheduled"),
 }
 

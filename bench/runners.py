@@ -16,16 +16,20 @@ from typing import Any
 NO_WINDOW = 1_000_000  # max_in_flight for the naive runner: admission control off
 
 
-def _client(url: str | list[str], max_in_flight: int, n_clients: int, **extra: Any) -> Any:
-    from agents.backends import make_backend, parse_options
-
-    options = {
+def client_options(url: str | list[str], max_in_flight: int, n_clients: int) -> dict[str, Any]:
+    """The ``openai`` backend's options for a runner's client of the engine(s) at ``url``."""
+    return {
         "base_url": url,
         "api_key_env": None,
         "max_in_flight": max_in_flight,
         "n_clients": n_clients,
-        **extra,
     }
+
+
+def http_client(url: str | list[str], max_in_flight: int, n_clients: int, **extra: Any) -> Any:
+    from agents.backends import make_backend, parse_options
+
+    options = {**client_options(url, max_in_flight, n_clients), **extra}
     return make_backend("openai", parse_options("openai", options))
 
 
@@ -63,10 +67,13 @@ async def run_orgsweep(
     runners: int,
     per_runner: int,
     mark: Callable,
+    make_client: Callable[..., Any] = http_client,
     **options: Any,
 ) -> dict[str, Any]:
-    """``capacity``: the window per endpoint; ``options``: more ``openai`` backend options."""
-    backends = [_client(url, capacity, runners, **options) for _ in range(runners)]
+    """``capacity``: the window per endpoint; ``options``: more ``openai`` backend options;
+    ``make_client(url, capacity, runners, **options)``: one runner's backend (default: the
+    ``openai`` backend over HTTP)."""
+    backends = [make_client(url, capacity, runners, **options) for _ in range(runners)]
     sampler = asyncio.create_task(_sample_windows(backends))
     todo = iter(specs)
     left = [len(specs)]
@@ -89,9 +96,13 @@ async def run_orgsweep(
 
 
 async def run_naive(
-    specs: Sequence[Any], url: str, episodes: int, mark: Callable
+    specs: Sequence[Any],
+    url: str,
+    episodes: int,
+    mark: Callable,
+    make_client: Callable[..., Any] = http_client,
 ) -> dict[str, Any]:
-    backend = _client(url, NO_WINDOW, 1)
+    backend = make_client(url, NO_WINDOW, 1)
     sampler = asyncio.create_task(_sample_windows([backend]))
     sem = asyncio.Semaphore(episodes)
     started = [0]

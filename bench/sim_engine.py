@@ -1,4 +1,5 @@
-"""The simulated engine behind ``bench/sim_server.py``: continuous batching in real time.
+"""The simulated engine behind ``bench/sim_server.py``: continuous batching on a clock (real
+time, or the virtual clock of ``bench/virtual_time.py``).
 
 ``EngineParams`` describes it, ``Engine`` schedules sequences step by step (admission by
 capacity and KV blocks, chunked prefill of the tokens the prefix cache does not hold, one decode
@@ -15,7 +16,7 @@ import asyncio
 import math
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -54,22 +55,29 @@ def bound(
     ``raw_tokens_per_s``: C / step time at full batch (decode only, infinite KV).
     ``kv_batch``: sequences the KV budget holds at once (mean footprint: the unshared prompt
     part + completion / 2; shared blocks count once).
-    ``tokens_per_s``: decode tokens/s at batch ``min(C, kv_batch)`` once the uncached prefill
-    time is paid too: 1 / (step(b) / b + prefill_s_per_token * prefill / D).
+    ``tokens_per_s``: generated tokens/s when every charge of ``Engine._step`` is at its least:
+    each request's first token sampled by its prefill step, its other D - 1 by decode steps at
+    batch ``b = min(C, kv_batch)``, its uncached prompt part prefilled once, no preemption, no
+    idle step: 1 / (step(b) / b x (D - 1) / D + prefill_s_per_token x prefill / D). The engine
+    reaches it exactly when its requests run in cohorts of b (tested); a steady stream, where a
+    step also prefills, pays one more step(b) / b per request (about 1 / D less). It assumes
+    the prefill of a step fits its chunk (``chunk_fits``: b x prefill / D + b <= chunk_tokens).
     """
     c = p.capacity
     raw = c / p.step_time(c)
     unshared = prompt if prefill is None else prefill
+    d = max(completion, 1.0)
     foot = max(unshared + completion / 2, 1.0)
     kv_batch = p.kv_tokens * (1 - p.watermark) / foot
     b = max(1, min(c, math.floor(kv_batch)))
-    per_token = p.step_time(b) / b + p.prefill_s_per_token * unshared / max(completion, 1e-9)
+    per_token = p.step_time(b) / b * (d - 1) / d + p.prefill_s_per_token * unshared / d
     return {
         "raw_tokens_per_s": raw,
         "kv_batch": kv_batch,
         "batch": b,
         "occupancy": b / c,
         "tokens_per_s": 1 / per_token,
+        "chunk_fits": float(b * unshared / d + b <= p.chunk_tokens),
     }
 
 
@@ -108,6 +116,13 @@ class _Stats:
     ideal_prefill_tokens: int = 0  # each distinct block once, plus every partial tail
     evictions_at_reset: int = 0
     prefill_bound_s: float = 0.0  # engine time in steps where prefill cost more than decode
+    decode_s: float = 0.0  # charged step time: the decode part (step(b) for b decoding)
+    prefill_s: float = 0.0  # charged step time: the prefill part (uncached tokens)
+    stall_s: float = 0.0  # charged step time: preemption stalls
+    decode_batch_integral: float = 0.0  # decoding sequences x step time
+    full_s: float = 0.0  # wall time with all C slots running
+    queued_s: float = 0.0  # wall time with a free slot and a request waiting (KV-bound)
+    starved_s: float = 0.0  # wall time with a free slot and nothing waiting (the client's)
     preemptions: int = 0
     done: int = 0
     aborted: int = 0
@@ -118,11 +133,15 @@ class _Stats:
     lag_resets: int = 0
     max_waiting: int = 0
     bins: list[float] = field(default_factory=list)  # running-sequence-seconds per bin
+    token_bins: list[int] = field(default_factory=list)  # tokens generated per bin
 
 
 class Engine:
-    def __init__(self, params: EngineParams):
+    def __init__(self, params: EngineParams, clock: Callable[[], float] = time.monotonic):
+        """``clock``: the engine's time (the event loop's; ``bench.virtual_time`` passes a
+        virtual one)."""
         self.p = params
+        self.clock = clock
         self.waiting: deque[_Seq] = deque()
         self.running: list[_Seq] = []
         self.pool = BlockPool(params.kv_tokens // BLOCK)
@@ -136,7 +155,7 @@ class Engine:
 
     def submit(self, prompt: int | Sequence[int], target: int) -> _Seq:
         """Queue a request: its prompt's token ids (or only a length: nothing cacheable)."""
-        now = time.monotonic()
+        now = self.clock()
         tokens = prompt if not isinstance(prompt, int) else ()
         n = prompt if isinstance(prompt, int) else len(prompt)
         seq = _Seq(n, max(1, target), asyncio.get_running_loop().create_future(), now)
@@ -166,13 +185,13 @@ class Engine:
         loop = asyncio.get_running_loop()
         while True:
             if not self.running and not self.waiting:
-                self._account(time.monotonic())
+                self._account(self.clock())
                 self._n = 0
                 self._wake.clear()
                 await self._wake.wait()
                 self._clock = loop.time()
             self._admit()
-            self._account(time.monotonic())
+            self._account(self.clock())
             dt, finished = self._step()
             self._n = len(self.running) + len(finished)  # running during this step
             if self._clock < loop.time() - self.p.max_lag_s:  # fell behind: stop making it up
@@ -180,7 +199,7 @@ class Engine:
                 self.s.lag_resets += 1
             self._clock += dt
             await asyncio.sleep(max(0.0, self._clock - loop.time()))
-            end = time.monotonic()
+            end = self.clock()
             for seq in finished:
                 self.s.done += 1
                 self.s.prompt_done += seq.prompt
@@ -188,6 +207,23 @@ class Engine:
                 self.s.latency_s += end - seq.arrived
                 if not seq.fut.done():
                     seq.fut.set_result(None)
+
+    def run_untimed(
+        self, on_finish: Callable[[_Seq], None] = lambda seq: None, max_steps: int = 10**6
+    ) -> float:
+        """Schedule until nothing is left, without the clock (tests, offline use); calls
+        ``on_finish`` for each finished sequence (it may submit more). Returns the summed step
+        time."""
+        total = 0.0
+        for _ in range(max_steps):
+            if not self.running and not self.waiting:
+                break
+            self._admit()
+            dt, finished = self._step()
+            total += dt
+            for seq in finished:
+                on_finish(seq)
+        return total
 
     def _admit(self) -> None:
         pool = self.pool
@@ -211,7 +247,7 @@ class Engine:
             self._order += 1
             seq.order = self._order
             if seq.admitted == 0.0:
-                seq.admitted = time.monotonic()
+                seq.admitted = self.clock()
                 self.s.queue_wait_s += seq.admitted - seq.arrived
             self.running.append(seq)
 
@@ -228,6 +264,7 @@ class Engine:
                 decoding.remove(victim)
         budget = p.chunk_tokens - len(decoding)
         prefill = 0
+        prefilled: list[_Seq] = []  # sequences whose prefill ends in this step
         for s in sorted(self.running, key=lambda s: s.order):
             if budget <= 0:
                 break
@@ -236,8 +273,14 @@ class Engine:
                 s.computed += take
                 budget -= take
                 prefill += take
+                if s.computed >= s.need:
+                    prefilled.append(s)
+        # As in vLLM, the step that computes a prompt's last token samples the sequence's next
+        # token from it (at no decode cost); if that token needs a block and none is free, it is
+        # sampled in the next step instead.
+        emitting = decoding + [s for s in prefilled if not self._grows(s) or self.pool.free > 0]
         finished = []
-        for s in decoding:
+        for s in emitting:
             if self._grows(s):
                 self.pool.grow(1)
                 s.anon += 1
@@ -248,12 +291,20 @@ class Engine:
             self.running.remove(s)
             self.pool.release(s.hashes, s.anon)
             s.anon = 0
-        self.s.decode_tokens += len(decoding)
+        self.s.decode_tokens += len(emitting)
+        i = int((self.clock() - self.s.t0) / p.bin_s)
+        bins = self.s.token_bins
+        bins.extend([0] * (i + 1 - len(bins)))
+        bins[i] += len(emitting)
         self.s.prefill_tokens += prefill
         decode_s, prefill_s = p.step_time(len(decoding)), p.prefill_s_per_token * prefill
         dt = max(decode_s + prefill_s + stall, 1e-4)
         if prefill_s > decode_s:
             self.s.prefill_bound_s += dt
+        self.s.decode_s += decode_s
+        self.s.prefill_s += prefill_s
+        self.s.stall_s += stall
+        self.s.decode_batch_integral += len(decoding) * dt
         self.s.nominal_s += dt
         self.s.steps += 1
         return dt, finished
@@ -280,7 +331,7 @@ class Engine:
         if not self.running and not self.waiting:
             self.pool = BlockPool(self.p.kv_tokens // BLOCK)
             self._seen = set()
-        now = time.monotonic()
+        now = self.clock()
         self.s = _Stats(t0=now, mark=now, evictions_at_reset=self.pool.evictions)
         self._n = len(self.running)
 
@@ -297,6 +348,12 @@ class Engine:
         s.kv_integral += self.pool.held * BLOCK * dt
         if n:
             s.busy_s += dt
+        if n >= self.p.capacity:
+            s.full_s += dt
+        elif self.waiting:
+            s.queued_s += dt
+        else:
+            s.starved_s += dt
         a, b, w = s.mark - s.t0, now - s.t0, self.p.bin_s
         while a < b:
             i = int(a / w)
@@ -308,7 +365,7 @@ class Engine:
         s.mark = now
 
     def stats(self) -> dict[str, Any]:
-        now = time.monotonic()
+        now = self.clock()
         self._account(now)
         s, c = self.s, self.p.capacity
         window = max(now - s.t0, 1e-9)
@@ -337,6 +394,15 @@ class Engine:
             "cached_blocks": len(self.pool.lru),
             "prefill_bound_s": s.prefill_bound_s,
             "prefill_bound_share": s.prefill_bound_s / s.nominal_s if s.nominal_s else 0.0,
+            "nominal_s": s.nominal_s,
+            "busy_s": s.busy_s,
+            "charged_decode_s": s.decode_s,
+            "charged_prefill_s": s.prefill_s,
+            "charged_stall_s": s.stall_s,
+            "decode_batch_mean": s.decode_batch_integral / s.nominal_s if s.nominal_s else 0.0,
+            "full_share": s.full_s / window,
+            "queued_share": s.queued_s / window,
+            "starved_share": s.starved_s / window,
             "preemptions": s.preemptions,
             "requests": s.done,
             "aborted": s.aborted,
@@ -349,5 +415,6 @@ class Engine:
             "lag_resets": s.lag_resets,
             "bin_s": self.p.bin_s,
             "occupancy_bins": [x / (c * self.p.bin_s) for x in s.bins],
+            "token_bins": s.token_bins,
             "params": asdict(self.p),
         }

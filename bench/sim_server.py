@@ -3,7 +3,8 @@
 It plays a continuous-batching engine (vLLM's scheduler, simplified) in real time:
 
 - **capacity** ``C`` sequences run at once; requests beyond it wait in a FIFO queue;
-- each **step** advances every decoding sequence by one token and takes
+- each **step** advances every decoding sequence by one token (and a sequence whose prefill
+  ends in the step by its first token, as vLLM samples it from the prefill) and takes
   ``step_s * (1 + growth * b / C)`` seconds for ``b`` decoding sequences, plus
   ``prefill_s_per_token`` for each prompt token processed in the step (chunked prefill: at most
   ``chunk_tokens`` tokens, decode tokens included, per step); a **prefix cache** of 16-token
@@ -56,7 +57,15 @@ from bench.prefix_cache import char_tokens, chat_text
 from bench.sim_engine import Engine, EngineParams
 from sweep.sim_openai import catalogue, chat_request, completion
 
-__all__ = ["Engine", "EngineParams", "add_engine_args", "make_app", "params_from", "serve"]
+__all__ = [
+    "Engine",
+    "EngineParams",
+    "add_engine_args",
+    "answer",
+    "make_app",
+    "params_from",
+    "serve",
+]
 
 
 # ---- HTTP --------------------------------------------------------------------------------------
@@ -94,36 +103,40 @@ def _stats_handler(engine: Engine) -> Any:
 
 def _chat_handler(engine: Engine, models: Mapping[str, ModelSpec]) -> Any:
     async def chat(http: web.Request) -> web.Response:
-        body = await http.json()
-        model = models.get(str(body.get("model")))
-        if model is None:
-            return _error(404, f"The model `{body.get('model')}` does not exist.")
-        request = chat_request(body, model)
-        text = respond(request)
-        tokens = char_tokens(chat_text((m.role, m.content) for m in request.messages))
-        prompt = len(tokens)
-        if prompt > engine.p.kv_tokens * (1 - engine.p.watermark):
-            return _error(400, f"prompt of {prompt} tokens exceeds the KV budget")
-        target, finish = math.ceil(estimate_tokens(text) * engine.p.completion_scale), "stop"
-        if target > request.max_tokens:
-            target, finish, text = request.max_tokens, "length", text[: 4 * request.max_tokens]
-        seq = engine.submit(tokens, target)
-        try:
-            await seq.fut
-        except asyncio.CancelledError:
-            engine.abort(seq)
-            raise
-        reply = completion(
-            f"chatcmpl-{id(seq):x}", body.get("model"), text, finish, (prompt, target)
-        )
-        return web.json_response(reply)
+        status, payload = await answer(engine, models, await http.json())
+        return web.json_response(payload, status=status)
 
     return chat
 
 
-def _error(status: int, message: str) -> web.Response:
-    payload = {"error": {"message": message, "type": "sim_server", "code": status}}
-    return web.json_response(payload, status=status)
+async def answer(
+    engine: Engine, models: Mapping[str, ModelSpec], body: Mapping[str, Any]
+) -> tuple[int, dict[str, Any]]:
+    """A posted ``/v1/chat/completions`` body through ``engine``: (HTTP status, JSON body)."""
+    model = models.get(str(body.get("model")))
+    if model is None:
+        return _error(404, f"The model `{body.get('model')}` does not exist.")
+    request = chat_request(body, model)
+    text = respond(request)
+    tokens = char_tokens(chat_text((m.role, m.content) for m in request.messages))
+    prompt = len(tokens)
+    if prompt > engine.p.kv_tokens * (1 - engine.p.watermark):
+        return _error(400, f"prompt of {prompt} tokens exceeds the KV budget")
+    target, finish = math.ceil(estimate_tokens(text) * engine.p.completion_scale), "stop"
+    if target > request.max_tokens:
+        target, finish, text = request.max_tokens, "length", text[: 4 * request.max_tokens]
+    seq = engine.submit(tokens, target)
+    try:
+        await seq.fut
+    except asyncio.CancelledError:
+        engine.abort(seq)
+        raise
+    reply = completion(f"chatcmpl-{id(seq):x}", body.get("model"), text, finish, (prompt, target))
+    return 200, reply
+
+
+def _error(status: int, message: str) -> tuple[int, dict[str, Any]]:
+    return status, {"error": {"message": message, "type": "sim_server", "code": status}}
 
 
 async def serve(params: EngineParams, port: int, replicas: int = 1) -> None:

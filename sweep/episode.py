@@ -24,6 +24,7 @@ from agents.metrics import hierarchy_depth, role_stats
 from agents.protocols import get_protocol, make_params
 from agents.protocols.steps import StepOutcome
 from agents.runtime import COORDINATOR, StepRuntime, TurnRecord, Usage, derive_seed
+from agents.served import joined, merged
 from agents.tasks import role_catalogue
 from sweep.cost import attributed_cost, split_columns
 from sweep.results.schema import DELIVERABLE
@@ -231,6 +232,20 @@ def _run_row(
         "error": verdict.error[:500],
         "backend": "",
         "finished_at": datetime.now(UTC),
+        **_served_columns(usage, verdict),
+    }
+
+
+def _served_columns(usage: list[Usage], verdict: Verdict) -> dict[str, Any]:
+    """The runs row's provenance columns (agents.served)."""
+    agents, judged = merged(u.served for u in usage), verdict.served
+    return {
+        "served_model": joined(agents.models),
+        "judge_served_model": joined(judged.models),
+        "served_fingerprint": joined(agents.fingerprints | judged.fingerprints),
+        "served_mismatch": agents.mismatched + judged.mismatched,
+        "tokens_estimated": agents.estimated,
+        "judge_tokens_estimated": judged.estimated,
     }
 
 
@@ -263,6 +278,8 @@ def _agent_row(t: TurnRecord, u: Usage, org: _Org) -> dict[str, Any]:
         "latency_s": u.latency_s,
         "round": t.round,
         "contribution_chars": len(t.contribution),
+        "served_model": joined(u.served.models),
+        "tokens_estimated": u.served.estimated,
     }
 
 

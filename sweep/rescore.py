@@ -40,6 +40,7 @@ from agents.backends.chat import Backend, InfraError
 from agents.judge import JudgeSpec, Verdict, judge
 from agents.prompts import PROMPT_VERSION
 from agents.runtime import derive_seed
+from agents.served import joined
 from agents.tasks import Task
 from sweep.config import SweepConfig
 from sweep.cost import attributed_cost
@@ -203,6 +204,8 @@ def _row_maker(
             "justification": v.justification,
             "error": v.error[:500],
             "scored_at": datetime.now(UTC),
+            "judge_served_model": joined(v.served.models),
+            "judge_tokens_estimated": v.served.estimated,
         }
 
     return row

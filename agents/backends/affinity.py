@@ -10,6 +10,9 @@ the task once per endpoint, not once per call. ``choose`` ranks the endpoints fo
 rendezvous hashing (stable, and an endpoint's keys move elsewhere only when it is busy) and
 takes the first whose load is within ``slack`` of the least loaded, so load stays balanced:
 a key never waits on a busy endpoint while another has room (bounded-load consistent hashing).
+Once no endpoint has room (every load >= 1: all engines full, requests queued at each), the slack
+grows with the load (``slack`` x the lowest load): moving a key then gains no throughput, every
+engine being busy anyway, and would only cost its cache (bench/affinity.py measured it).
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ def rank(key: str, n: int) -> list[int]:
 
 
 def choose(key: str, loads: Sequence[float], slack: float = SLACK) -> int:
-    """The endpoint for ``key``: its most preferred one within ``slack`` of the lowest load."""
+    """The endpoint for ``key``: its most preferred one within ``slack`` of the lowest load
+    (``slack`` x the lowest load when that is above 1)."""
     low = min(loads)
-    return next(i for i in rank(key, len(loads)) if loads[i] <= low + slack)
+    limit = low + slack * max(1.0, low)
+    return next(i for i in rank(key, len(loads)) if loads[i] <= limit)

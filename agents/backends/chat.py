@@ -37,6 +37,12 @@ class ChatResponse:
     completion_tokens: int
     finish_reason: str = "stop"  # "stop" | "length"
     latency_s: float = 0.0
+    # Provenance (docs/design/inference.md): the model id the server reports serving ("" when
+    # it sent none; the sim's is "sim:<name>"), its system_fingerprint where it sends one, and
+    # whether the token counts are ``estimate_tokens`` guesses because it sent no usage.
+    served_model: str = ""
+    fingerprint: str = ""
+    tokens_estimated: bool = False
 
 
 class InfraError(Exception):
@@ -64,6 +70,16 @@ class Backend(Protocol):
     async def chat(self, request: ChatRequest) -> ChatResponse: ...
 
     async def aclose(self) -> None: ...
+
+
+SIM_SERVED = "sim:"
+"""Prefix of the served model id the sim reports (``sim:<registry name>``)."""
+
+
+def served_elsewhere(model: ModelSpec, served: str) -> bool:
+    """True when a server reports serving something other than ``model`` (its registry name,
+    Hugging Face id or gateway name, or the sim's ``sim:<name>``); an empty id says nothing."""
+    return bool(served) and served not in (model.name, model.hf_id, SIM_SERVED + model.name)
 
 
 def estimate_tokens(text: str) -> int:

@@ -247,12 +247,15 @@ def _response(request: ChatRequest, completion: Any, latency_s: float) -> ChatRe
     text = (choice.message.content if choice is not None else None) or ""
     finish = (choice.finish_reason if choice is not None else None) or "stop"
     usage = completion.usage
-    if usage is not None and usage.prompt_tokens is not None:
+    estimated = usage is None or usage.prompt_tokens is None
+    if not estimated:
         ptok, ctok = int(usage.prompt_tokens), int(usage.completion_tokens or 0)
-    else:  # the server sent no usage: estimate, as the sim does
+    else:  # the server sent no usage: estimate, as the sim does, and say so
         ptok = sum(estimate_tokens(m.content) for m in request.messages)
         ctok = estimate_tokens(text) if text else 0
-    return ChatResponse(text, ptok, ctok, str(finish), latency_s)
+    served = str(getattr(completion, "model", None) or "")
+    fingerprint = str(getattr(completion, "system_fingerprint", None) or "")
+    return ChatResponse(text, ptok, ctok, str(finish), latency_s, served, fingerprint, estimated)
 
 
 _REFUSED_HINT = {

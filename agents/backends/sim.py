@@ -16,7 +16,7 @@ import random
 import re
 from typing import Any
 
-from agents.backends.chat import ChatRequest, ChatResponse, estimate_tokens
+from agents.backends.chat import SIM_SERVED, ChatRequest, ChatResponse, estimate_tokens
 from agents.backends.options import Runtime, SimOptions
 from agents.backends.sim_judge import adjusted, skimmed
 from agents.backends.sim_read import Prompt, Req, read_prompt
@@ -43,7 +43,15 @@ class SimBackend:
         latency = ctok / max(request.model.sim.tokens_per_s, 1e-6)
         if self.simulate_latency:
             await asyncio.sleep(latency)
-        return ChatResponse(text, ptok, ctok, "stop", latency if self.simulate_latency else 0.0)
+        return ChatResponse(
+            text,
+            ptok,
+            ctok,
+            "stop",
+            latency if self.simulate_latency else 0.0,
+            served_model=SIM_SERVED + request.model.name,
+            tokens_estimated=True,
+        )
 
     async def aclose(self) -> None:
         return None

@@ -28,18 +28,20 @@ def compare_units(
         units = sorted(ua)
         xa, xb = np.array([ua[u] for u in units]), np.array([ub[u] for u in units])
         primary, method = wilcoxon(xa, xb)
-        delta, pct, d_z, d_av = stats.bootstrap_ci2(xa, xb, _paired_stats, paired=True)
+        delta, pct, d_z, d_av, g = stats.bootstrap_ci2(xa, xb, _paired_stats, paired=True)
         d_z_point = stats.cohens_dz(xa, xb)
     else:
         xa, xb = np.array(list(ua.values())), np.array(list(ub.values()))
         primary, method = stats.mann_whitney(xa, xb), "auto"
-        delta, pct, d_av = stats.bootstrap_ci2(xa, xb, _unpaired_stats, paired=False)
+        delta, pct, d_av, g = stats.bootstrap_ci2(xa, xb, _unpaired_stats, paired=False)
         d_z, d_z_point = (math.nan, math.nan), math.nan
+    if min(xa.size, xb.size) < 2:  # one task: no interval (a bootstrap would collapse to it)
+        delta = pct = d_z = d_av = g = (math.nan, math.nan)
     mean_a, mean_b = float(xa.mean()), float(xb.mean())
     run_test = _run_level(ga, gb, metric, keys)
     rows = pl.concat([ga.with_columns(_g=pl.lit("a")), gb.with_columns(_g=pl.lit("b"))])
-    icc, n_eff = stats.icc_oneway(
-        rows[metric].to_numpy(), (rows["_g"] + "|" + rows["unit"]).to_list()
+    icc = stats.clustered(
+        rows[metric].to_numpy(), (rows["_g"] + "|" + rows["unit"]).to_list(), rows["unit"].to_list()
     )
     return {
         "paired": paired,
@@ -49,24 +51,27 @@ def compare_units(
         "units_b": xb.size,
         "mean_a": mean_a,
         "mean_b": mean_b,
-        "ci_a": _ci(stats.bootstrap_ci(xa)),
-        "ci_b": _ci(stats.bootstrap_ci(xb)),
+        "ci_a": interval(mean_ci(xa)),
+        "ci_b": interval(mean_ci(xb)),
         "delta": mean_a - mean_b,
-        "ci": _ci(delta),
+        "ci": interval(delta),
         "delta_pct": _num((mean_a - mean_b) / mean_b * 100 if mean_b else math.nan),
-        "delta_pct_ci": _ci(pct),
+        "delta_pct_ci": interval(pct),
         "test": primary.test,
         "method": method,
         "statistic": _num(primary.statistic),
         "p_value": _num(primary.p_value),
         "min_attainable_p": _num(stats.min_attainable_p(primary.test, xa.size, xb.size)),
         "d_z": _num(d_z_point),
-        "d_z_ci": _ci(d_z),
+        "d_z_ci": interval(d_z),
         "cohens_d": _num(stats.cohens_d(xa, xb)),
-        "cohens_d_ci": _ci(d_av),
+        "cohens_d_ci": interval(d_av),
         "hedges_g": _num(stats.hedges_g(xa, xb)),
-        "icc": _num(icc),
-        "n_eff": _num(n_eff),
+        "hedges_g_ci": interval(g),
+        "icc": _num(icc.icc),
+        "icc_ci": interval(icc.icc_ci),
+        "n_eff": _num(icc.n_eff),
+        "n_eff_ci": interval(icc.n_eff_ci),
         "run_level_test": run_test.test,
         "run_level_p": _num(run_test.p_value),
     }
@@ -85,6 +90,11 @@ def wilcoxon(x: np.ndarray, y: np.ndarray) -> tuple[stats.PairTest, str]:
     return stats.wilcoxon_paired(x, y), "auto"
 
 
+def mean_ci(x: np.ndarray, n_resamples: int = 2000) -> tuple[float, float]:
+    """``stats.bootstrap_ci`` of a mean over units, (nan, nan) from fewer than 2 units."""
+    return stats.bootstrap_ci(x, n_resamples=n_resamples) if x.size >= 2 else (math.nan, math.nan)
+
+
 def _paired_stats(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
     d = a - b
     ma, mb = a.mean(axis=axis), b.mean(axis=axis)
@@ -95,6 +105,7 @@ def _paired_stats(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
             (ma - mb) / mb * 100,
             d.mean(axis=axis) / d.std(axis=axis, ddof=1),
             (ma - mb) / sd_av,
+            _hedges(a, b, axis),
         ]
     )
 
@@ -102,7 +113,15 @@ def _paired_stats(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
 def _unpaired_stats(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
     ma, mb = a.mean(axis=axis), b.mean(axis=axis)
     sd_av = np.sqrt((a.var(axis=axis, ddof=1) + b.var(axis=axis, ddof=1)) / 2)
-    return np.stack([ma - mb, (ma - mb) / mb * 100, (ma - mb) / sd_av])
+    return np.stack([ma - mb, (ma - mb) / mb * 100, (ma - mb) / sd_av, _hedges(a, b, axis)])
+
+
+def _hedges(a: np.ndarray, b: np.ndarray, axis: int) -> np.ndarray:
+    """``stats.hedges_g`` along ``axis`` (pooled SD, small-sample factor J)."""
+    na, nb = a.shape[axis], b.shape[axis]
+    ss = a.var(axis=axis) * na + b.var(axis=axis) * nb
+    pooled = np.sqrt(ss / (na + nb - 2))
+    return (a.mean(axis=axis) - b.mean(axis=axis)) / pooled * (1 - 3 / (4 * (na + nb) - 9))
 
 
 def _unit_means(g: pl.DataFrame, metric: str) -> dict[str, float]:
@@ -130,7 +149,8 @@ def _run_level(
     return stats.mann_whitney(ga[metric].to_numpy(), gb[metric].to_numpy())
 
 
-def _ci(v: tuple[float, float]) -> list[float | None]:
+def interval(v: tuple[float, float]) -> list[float | None]:
+    """A (lo, hi) interval for stats.json: non-finite bounds become None."""
     return [_num(v[0]), _num(v[1])]
 
 

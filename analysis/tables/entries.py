@@ -28,15 +28,14 @@ def pairs_table(entries: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
             "delta_pct": fmt(e["delta_pct"], e["delta_pct_ci"]),
             "d_z": fmt(e["d_z"], e["d_z_ci"]) if e["paired"] else "",
             "d_av": fmt(e["cohens_d"], e["cohens_d_ci"]),
-            "icc": e["icc"],
-            "n_eff": e["n_eff"],
+            **_clustering(e),
             "p": e["p_value"],
             "p_holm": e["p_holm"],
             "p_run_level": e["run_level_p"],
         }
         for e in entries
     ]
-    floats = ("icc", "n_eff", "p", "p_holm", "p_run_level")
+    floats = ("p", "p_holm", "p_run_level")
     schema = {k: pl.Float64 if k in floats else pl.String for k in _PAIR_COLS}
     return pl.DataFrame(rows, schema=schema, orient="row")
 
@@ -53,17 +52,16 @@ def omnibus_table(entries: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
             "test": e["test"],
             "statistic": e["statistic"],
             "units": str(e["units"]),
-            "icc": e["icc"],
-            "n_eff": e["n_eff"],
-            "var_task": e.get("var_task"),
-            "var_seed": e.get("var_seed"),
+            **_clustering(e),
+            "var_task": _est(e, "var_task"),
+            "var_seed": _est(e, "var_seed"),
             "p": e["p_value"],
             "p_holm": e["p_holm"],
             "p_run_level": e["run_level_p"],
         }
         for e in entries
     ]
-    floats = ("statistic", "icc", "n_eff", "var_task", "var_seed", "p", "p_holm", "p_run_level")
+    floats = ("statistic", "p", "p_holm", "p_run_level")
     schema = {k: pl.Float64 if k in floats else pl.String for k in _OMNI_COLS}
     return pl.DataFrame(rows, schema=schema, orient="row")
 
@@ -78,9 +76,9 @@ def mixed_table(fits: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
             "backend": f["backend"],
             "family": f["family"],
             "effects": _effects(f),
-            "var_task": f.get("var_task"),
-            "var_residual": f.get("var_residual"),
-            "icc": f.get("icc"),
+            "var_task": _est(f, "var_task"),
+            "var_residual": _est(f, "var_residual"),
+            "icc": _est(f, "icc"),
             "n": str(f.get("n", "")),
             "tasks": str(f.get("n_units", "")),
             "converged": f.get("converged"),
@@ -88,13 +86,25 @@ def mixed_table(fits: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
         for f in fits
     ]
     schema = {
-        **dict.fromkeys(("factor", "block", "backend", "family", "effects"), pl.String),
-        **dict.fromkeys(("var_task", "var_residual", "icc"), pl.Float64),
+        **dict.fromkeys(
+            ("factor", "block", "backend", "family", "effects", "var_task", "var_residual", "icc"),
+            pl.String,
+        ),
         "n": pl.String,
         "tasks": pl.String,
         "converged": pl.Boolean,
     }
     return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def _clustering(e: Mapping[str, Any]) -> dict[str, str | None]:
+    return {"icc": _est(e, "icc"), "n_eff": _est(e, "n_eff")}
+
+
+def _est(e: Mapping[str, Any], key: str) -> str | None:
+    """``e[key]`` as ``x [lo, hi]`` from ``e[key + "_ci"]``; None where ``e`` has no value."""
+    value = e.get(key)
+    return None if value is None else fmt(value, e.get(f"{key}_ci"))
 
 
 def _effects(fit: Mapping[str, Any]) -> str:

@@ -32,7 +32,7 @@ import polars as pl
 
 from analysis import stats
 from analysis.mixed import mixed_model
-from analysis.tables.comparison import compare_units, wilcoxon
+from analysis.tables.comparison import compare_units, interval, mean_ci, wilcoxon
 from analysis.tables.paper import STRATA
 from analysis.tables.units import EPISODE_KEYS, per_episode, per_step
 
@@ -142,7 +142,7 @@ def _tests(
 def _omnibus(
     part: pl.DataFrame, column: str, metric: str, groups: dict[Any, pl.DataFrame]
 ) -> dict[str, Any]:
-    means = part.group_by(column, "unit").agg(pl.col(metric).mean())
+    means = part.group_by(column, "unit").agg(pl.col(metric).mean()).sort(column, "unit")
     wide = means.pivot(on=column, index="unit", values=metric)
     blocked = wide.drop_nulls().height == wide.height
     if blocked and len(groups) >= 3:
@@ -154,8 +154,10 @@ def _omnibus(
     else:
         res = stats.kruskal({str(k): g[metric].to_list() for (k,), g in means.group_by(column)})
     run_level = stats.kruskal({str(k): g[metric].to_list() for k, g in groups.items()})
-    icc, n_eff = stats.icc_oneway(
-        part[metric].to_numpy(), (part[column].cast(pl.String) + "|" + part["unit"]).to_list()
+    icc = stats.clustered(
+        part[metric].to_numpy(),
+        (part[column].cast(pl.String) + "|" + part["unit"]).to_list(),
+        part["unit"].to_list(),
     )
     unit_means = {
         str(k): g[metric].to_numpy() for (k,), g in means.group_by(column, maintain_order=True)
@@ -164,18 +166,17 @@ def _omnibus(
         "test": res.test,
         "blocked": blocked,
         "means": {k: _num(float(v.mean())) for k, v in sorted(unit_means.items())},
-        "ci": {
-            k: [_num(x) for x in stats.bootstrap_ci(v, n_resamples=999)]
-            for k, v in sorted(unit_means.items())
-        },
+        "ci": {k: interval(mean_ci(v, n_resamples=999)) for k, v in sorted(unit_means.items())},
         "statistic": _num(res.statistic),
         "p_value": _num(res.p_value),
         "n": part.height,
         "units": wide.height,
         "k": len(groups),
         "groups": sorted(groups),
-        "icc": _num(icc),
-        "n_eff": _num(n_eff),
+        "icc": _num(icc.icc),
+        "icc_ci": interval(icc.icc_ci),
+        "n_eff": _num(icc.n_eff),
+        "n_eff_ci": interval(icc.n_eff_ci),
         **_seed_task_variance(part, column, metric),
         "run_level_test": run_level.test,
         "run_level_p": _num(run_level.p_value),
@@ -208,16 +209,25 @@ def _mixed(
 
 
 def _seed_task_variance(part: pl.DataFrame, column: str, metric: str) -> dict[str, Any]:
-    """Where a stratum has several seeds per unit: the variance between units (of unit means)
-    and between seeds within a unit, each averaged over the groups."""
+    """Where a stratum has several seeds per unit: the variance between tasks and between seeds
+    of one task, one-way ANOVA components (``stats.clustered``) of the rows centred on their
+    group's mean, a cluster being (group, unit, shock kind, shock step), so rows of a cluster
+    differ only by seed; CIs by the same bootstrap over units."""
     if part["seed"].n_unique() < 2:
         return {}
-    cells = part.group_by(column, "unit").agg(
-        pl.col(metric).mean().alias("m"), pl.col(metric).var().alias("v")
-    )
-    task = cells.group_by(column).agg(pl.col("m").var())["m"].mean()
-    seed = cells["v"].mean()
-    return {"var_task": _num(_f(task)), "var_seed": _num(_f(seed))}
+    centred = part[metric] - part.select(pl.col(metric).mean().over(column))[metric]
+    label = pl.concat_str(
+        [pl.col(c).cast(pl.String) for c in (column, "unit", "shock_kind", "shock_step")],
+        separator="|",
+    ).alias("cluster")
+    clusters = part.select(label)["cluster"].to_list()
+    v = stats.clustered(centred.to_numpy(), clusters, part["unit"].to_list())
+    return {
+        "var_task": _num(v.var_between),
+        "var_task_ci": interval(v.var_between_ci),
+        "var_seed": _num(v.var_within),
+        "var_seed_ci": interval(v.var_within_ci),
+    }
 
 
 def _pairs(groups: dict[Any, pl.DataFrame], how: str, metric: str) -> list[tuple[Any, Any]]:

@@ -32,8 +32,29 @@ MEANS: dict[str, str] = {
     "actionability": "actionability",
     "Q_seq": "quality",
     "Q_coord": "quality",
+    "cost_usd": "cost_usd",
 }
 """Table column -> the per-run column it averages (the report's tables)."""
+COUNTS = (
+    "episodes", "run_steps", "runs", "units", "tasks", "n", "n_seq", "n_coord", "n_agents", "N",
+    "at", "slots", "unique_roles", "idle", "voluntary", "directed", "other", "pairs", "unchanged",
+    "recovery_steps", "calls", "calls_estimated", "calls_mismatched", "cells", "planned", "ok",
+    "failed", "thin_cells",
+)  # fmt: skip
+"""Report columns that are counts (or design values) and carry no CI (Definitions)."""
+TOTAL = "_total_"
+"""Report columns named ``*_total_*`` are totals over committed rows (the Cost section): no CI."""
+
+
+def is_count(column: str) -> bool:
+    """True for a report column that is a count, a design value or a total (no CI)."""
+    return column in COUNTS or TOTAL in column
+
+
+TESTS = ("statistic", "p", "p_holm", "p_run_level")
+"""Report columns that are test statistics and p-values: not estimates, no CI."""
+NO_CI = (math.nan, math.nan)
+"""The interval of an estimate from fewer than 2 task units: shown ``[n/a]``."""
 FILTERS: dict[str, pl.Expr] = {
     "Q_seq": pl.col("protocol") == "sequential",
     "Q_coord": pl.col("protocol") == "coordinator",
@@ -67,8 +88,10 @@ def _unit_cis(part: pl.DataFrame, cols: Mapping[str, str]) -> dict[str, tuple[fl
     """Each column's CI over the part's task units: columns observed on every unit share one
     resampling (``stats.bootstrap_mean_cis``), the others (a filter, missing values) alone."""
     plain = {c: src for c, src in cols.items() if c not in FILTERS}
-    means = part.group_by("unit").agg(
-        pl.col(src).cast(pl.Float64).mean() for src in set(plain.values())
+    means = (
+        part.group_by("unit")
+        .agg(pl.col(src).cast(pl.Float64).mean() for src in set(plain.values()))
+        .sort("unit")  # a fixed resampling: the same results give the same CIs
     )
     complete = [c for c, src in plain.items() if means[src].null_count() == 0]
     out = dict(
@@ -80,13 +103,17 @@ def _unit_cis(part: pl.DataFrame, cols: Mapping[str, str]) -> dict[str, tuple[fl
     )
     for col in set(cols) - set(complete):
         out[col] = _unit_ci(part, cols[col], FILTERS.get(col))
-    return out
+    return out if means.height >= 2 else dict.fromkeys(out, NO_CI)  # one task: no interval
 
 
 def _unit_ci(part: pl.DataFrame, src: str, where: pl.Expr | None) -> tuple[float, float]:
     if where is not None:
         part = part.filter(where)
-    means = part.filter(pl.col(src).is_not_null()).group_by("unit").agg(pl.col(src).mean())
+    means = (
+        part.filter(pl.col(src).is_not_null()).group_by("unit").agg(pl.col(src).mean()).sort("unit")
+    )
+    if means.height < 2:
+        return NO_CI
     return stats.bootstrap_ci(means[src].cast(pl.Float64).to_numpy(), n_resamples=999)
 
 

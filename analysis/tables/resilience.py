@@ -72,7 +72,7 @@ def resilience(runs: pl.LazyFrame) -> pl.DataFrame:
 
 def _row(kind: str, arm: pl.DataFrame, base: pl.DataFrame, at: int) -> dict[str, Any]:
     a, b = _before_after(arm, at), _before_after(base, at)
-    both = a.join(b, on="unit", suffix="_n").drop_nulls()
+    both = a.join(b, on="unit", suffix="_n").drop_nulls().sort("unit")  # a fixed resampling
     cols = [both[c].to_numpy() for c in ("before", "after", "before_n", "after_n")]
     ri = _ri(cols[0], cols[1], cols[2], cols[3])
     lo, hi = _ci(cols) if kind else (1.0, 1.0)

@@ -11,7 +11,7 @@ approximation that keeps it to one matrix product per resample.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import polars as pl
@@ -38,7 +38,7 @@ def with_ratio_ci(
     cols = {k: v for k, v in ratios.items() if k in table.columns}
     if table.is_empty() or not cols:
         return table
-    groups = per_unit.partition_by(list(by), as_dict=True)
+    groups = per_unit.sort("unit").partition_by(list(by), as_dict=True)  # a fixed resampling
     shown: dict[str, list[str]] = {c: [] for c in cols}
     for row in table.iter_rows(named=True):
         part = groups.get(tuple(row[b] for b in by))
@@ -72,20 +72,53 @@ def with_spearman_ci(
     table: pl.DataFrame, per_unit: pl.DataFrame, by: Sequence[str], col: str = "spearman_r"
 ) -> pl.DataFrame:
     """``table`` with ``col`` as ``r [lo, hi]`` (module docstring)."""
+    return _with_sums_ci(table, per_unit, by, col, ("n", "sx", "sy", "sxx", "syy", "sxy"), _pearson)
+
+
+def with_sd_ci(
+    table: pl.DataFrame, rows: pl.LazyFrame, by: Sequence[str], col: str = "Q_sd",
+    src: str = "quality",
+) -> pl.DataFrame:  # fmt: skip
+    """``table`` with ``col`` (the sample SD of ``src`` over a group's rows) as ``sd [lo, hi]``,
+    units resampled with their row counts, sums and sums of squares; ``rows`` carry ``unit``."""
     if table.is_empty() or col not in table.columns:
         return table
-    groups = per_unit.partition_by(list(by), as_dict=True)
+    x = pl.col(src).cast(pl.Float64)
+    sums = (
+        rows.filter(x.is_not_null())
+        .group_by(*by, "unit")
+        .agg(pl.len().alias("n"), x.sum().alias("s"), (x * x).sum().alias("ss"))
+        .collect()
+    )
+    return _with_sums_ci(table, sums, by, col, ("n", "s", "ss"), _sd)
+
+
+def _with_sums_ci(
+    table: pl.DataFrame,
+    per_unit: pl.DataFrame,
+    by: Sequence[str],
+    col: str,
+    sums: Sequence[str],
+    stat: Callable[..., np.ndarray],
+) -> pl.DataFrame:
+    """``table`` with ``col`` as ``x [lo, hi]``: ``stat`` of the ``sums`` columns of
+    ``per_unit`` (one row per group and unit), units resampled with their sums."""
+    if table.is_empty() or col not in table.columns:
+        return table
+    groups = per_unit.sort("unit").partition_by(list(by), as_dict=True)  # a fixed resampling
     shown = []
     for row in table.iter_rows(named=True):
         part = groups.get(tuple(row[b] for b in by))
         ci = None
         if part is not None and row[col] is not None:
-            sums = [
-                part[c].cast(pl.Float64).to_numpy() for c in ("n", "sx", "sy", "sxx", "syy", "sxy")
-            ]
-            ci = stats.bootstrap_units(sums, _pearson)
+            ci = stats.bootstrap_units([part[c].cast(pl.Float64).to_numpy() for c in sums], stat)
         shown.append(fmt(row[col], ci))
     return table.with_columns(pl.Series(col, shown, dtype=pl.String))
+
+
+def _sd(n: np.ndarray, s: np.ndarray, ss: np.ndarray, axis: int = -1) -> np.ndarray:
+    N, S = n.sum(axis=axis), s.sum(axis=axis)
+    return np.sqrt(np.maximum(ss.sum(axis=axis) - S**2 / N, 0.0) / (N - 1))
 
 
 def _ratio_ci(part: pl.DataFrame, num: str, den: str, scale: float) -> tuple[float, float]:

@@ -92,6 +92,13 @@ RUNS = pa.schema(
         ("finished_at", pa.timestamp("ms", tz="UTC")),
         ("n_agent_rows", pa.int32()),  # agents rows its commit wrote for this step (verify.py)
         ("n_transcript_rows", pa.int32()),  # transcripts rows likewise
+        # What the servers said (agents.served, docs/design/inference.md); null in older parts.
+        ("served_model", pa.string()),  # model ids the agents' server reported, comma-separated
+        ("judge_served_model", pa.string()),  # likewise for the judge ("sim:<name>" on the sim)
+        ("served_fingerprint", pa.string()),  # system_fingerprints seen (agents and judge)
+        ("served_mismatch", pa.int32()),  # calls whose served id is not the configured model
+        ("tokens_estimated", pa.int32()),  # agent calls whose tokens are estimates (no usage)
+        ("judge_tokens_estimated", pa.int32()),  # judge calls likewise
     ]
 )
 
@@ -114,6 +121,8 @@ AGENTS = pa.schema(
         ("latency_s", pa.float64()),
         ("round", pa.int32()),
         ("contribution_chars", pa.int32()),
+        ("served_model", pa.string()),  # model ids its server reported (agents.served)
+        ("tokens_estimated", pa.int32()),  # its calls whose token counts are estimates
     ]
 )
 
@@ -160,6 +169,8 @@ SCORES = pa.schema(
         ("justification", pa.string()),
         ("error", pa.string()),
         ("scored_at", pa.timestamp("ms", tz="UTC")),
+        ("judge_served_model", pa.string()),  # as in runs (agents.served)
+        ("judge_tokens_estimated", pa.int32()),
     ]
 )
 SCORE_KEY = tuple(name for name, _ in _ID)
@@ -177,6 +188,8 @@ SCORE_COLUMNS = (
     "judge_calls",
     "judge_prompt_tokens",
     "judge_completion_tokens",
+    "judge_served_model",
+    "judge_tokens_estimated",
 )
 
 TABLES: dict[str, pa.Schema] = {

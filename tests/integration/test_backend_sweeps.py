@@ -61,6 +61,11 @@ def test_sweep_against_a_faulty_server(ray_local: None, tmp_path: Path, capsys: 
         assert actions[fault] >= 1, actions
     assert ok["repair_calls"].sum() > 0
     assert ok["llm_calls"].sum() > 0 and ok["prompt_tokens"].sum() > 0
+    # The fake echoes the model id it was asked for: recorded, no mismatch; only its usage-less
+    # replies are flagged as estimated token counts (agents.served).
+    assert (ok["served_mismatch"] == 0).all() and (ok["served_model"].str.len_chars() > 0).all()
+    estimated = ok["tokens_estimated"].sum() + ok["judge_tokens_estimated"].sum()
+    assert estimated <= actions["nousage"] == 1
     # A judge whose reply and repair were both broken is recorded, not retried.
     judged = ok.filter(pl.col("quality").is_not_null())
     assert judged.height >= 4

@@ -27,6 +27,7 @@ pytestmark = pytest.mark.integration
 # 2 models x 2 protocols x N=4 x 2 levels x 8 tasks = 64 one-step episodes over 16 tasks.
 SWEEP = [
     "sweep=protocols",
+    "sweep.blocks.0.seeds=[0]",
     "sweep.blocks.0.protocols=[sequential,coordinator]",
     "sweep.blocks.0.n_agents=[4]",
     "sweep.blocks.0.tasks_per_cell=8",

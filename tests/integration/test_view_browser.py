@@ -29,6 +29,7 @@ pytestmark = pytest.mark.browser
 
 SWEEP = [
     "sweep=protocols",
+    "sweep.blocks.0.seeds=[0]",
     "sweep.blocks.0.models=[llama33_70b]",
     "sweep.blocks.0.protocols=[broadcast,sequential,coordinator]",
     "sweep.blocks.0.n_agents=[4,64]",

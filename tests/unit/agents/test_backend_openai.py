@@ -182,6 +182,9 @@ def test_usage_from_the_server_or_estimated(server: FakeOpenAIServer) -> None:
         with_usage.completion_tokens,
     )
     assert with_usage.latency_s > 0
+    # Flagged per call, and the model id the server reports is kept (the fake echoes it).
+    assert (with_usage.tokens_estimated, without.tokens_estimated) == (False, True)
+    assert with_usage.served_model == without.served_model == MODEL.hf_id
 
 
 def test_sampling_parameters_are_sent(server: FakeOpenAIServer) -> None:

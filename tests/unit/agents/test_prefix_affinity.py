@@ -52,6 +52,15 @@ def test_a_busy_preferred_endpoint_gives_way() -> None:
     assert choose("k", loads) == second
 
 
+def test_when_every_endpoint_is_full_the_slack_grows_with_the_load() -> None:
+    best, second = rank("k", 3)[:2]
+    loads = [4.0, 4.0, 4.0]  # every engine full, four windows' worth queued at each
+    loads[best] = 4.0 * (1 + SLACK)  # moving the key would gain nothing but lose its cache
+    assert choose("k", loads) == best
+    loads[best] = 4.0 * (1 + SLACK) + 0.01
+    assert choose("k", loads) == second
+
+
 def test_backend_sends_one_task_to_one_endpoint_and_two_tasks_apart() -> None:
     def prefers(t: str) -> int:
         return rank(prefix_key(request(t, 0)), 2)[0]

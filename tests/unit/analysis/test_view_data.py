@@ -17,6 +17,7 @@ from sweep.errors import UserError
 
 SWEEP = [
     "sweep=protocols",
+    "sweep.blocks.0.seeds=[0]",
     "sweep.blocks.0.models=[llama33_70b]",
     "sweep.blocks.0.protocols=[broadcast,sequential]",
     "sweep.blocks.0.n_agents=[4,8]",

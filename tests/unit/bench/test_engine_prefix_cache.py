@@ -56,24 +56,12 @@ def test_pool_refuses_to_overrun() -> None:
         pool.grow(1)
 
 
-async def _drive(engine: Engine, steps: int = 10_000) -> float:
-    """Run the scheduler without the clock; returns the summed step time."""
-    total = 0.0
-    for _ in range(steps):
-        if not engine.running and not engine.waiting:
-            break
-        engine._admit()
-        dt, _ = engine._step()
-        total += dt
-    return total
-
-
 def run_engine(params: EngineParams, prompts: list[Any], target: int = 4) -> Engine:
     async def go() -> Engine:
         e = Engine(params)
         for p in prompts:
             e.submit(p, target)
-        await _drive(e)
+        e.run_untimed()
         return e
 
     return asyncio.run(go())
