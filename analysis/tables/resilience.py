@@ -67,7 +67,9 @@ def resilience(runs: pl.LazyFrame) -> pl.DataFrame:
         "RI_hi": pl.Float64,
         "recovery_steps": pl.Int64,
     }
-    return pl.DataFrame(out, schema=schema, orient="row").unique(maintain_order=True)
+    table = pl.DataFrame(out, schema=schema, orient="row").unique(maintain_order=True)
+    # strata in a fixed order (the rows' order after a join is not), the reference row first
+    return table.sort([*BY, "shock"], nulls_last=True, maintain_order=True)
 
 
 def _row(kind: str, arm: pl.DataFrame, base: pl.DataFrame, at: int) -> dict[str, Any]:
