@@ -245,15 +245,18 @@ def test_query_errors_still_name_columns(results: str, capsys) -> None:
 
 
 @pytest.mark.slow
-def test_report_on_25000_runs_takes_seconds(results: str, tmp_path: Path) -> None:
+def test_report_on_25000_runs(results: str, tmp_path: Path) -> None:
     """25,000 run steps (the paper's scale): the tiny sweep copied with new episode ids, seeds
-    and blocks, quality perturbed; the report must take seconds, not minutes."""
+    and blocks, quality perturbed; the report is written and counts every step. Its time is a
+    benchmark figure (``python -m bench query``, BENCHMARKS.md), printed here, not asserted."""
     big = synthesise(results, tmp_path / "big", 25_000)
     t0 = time.perf_counter()
     assert main(["report", big]) == 0
     seconds = time.perf_counter() - t0
     print(f"report on 25,000 runs: {seconds:.1f} s")
-    assert seconds < 90
+    md = (Path(big) / "report" / "report.md").read_text()
+    steps = pl.read_parquet(f"{big}/runs/*.parquet").filter(pl.col("status") == "ok").height
+    assert f"{steps:,} run steps (status ok)" in md or f"{steps} run steps (status ok)" in md
 
 
 def synthesise(src: str, dst: Path, n_runs: int) -> str:
