@@ -3,6 +3,7 @@ orgsweep driver is gone, and nothing else (read from a fake /proc)."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -30,12 +31,14 @@ def _dead_pid() -> int:
 
 def test_only_ray_processes_of_a_gone_driver_are_leftovers(tmp_path: Path) -> None:
     dead = _dead_pid()
-    _process(tmp_path, 101, b"ray::DashboardAgent", **{MARK: str(dead), "HOME": "/root"})
-    raylet = b"/venv/lib/python3.11/site-packages/ray/core/src/ray/raylet/raylet\0--x"
+    _process(tmp_path, 101, b"ray::DashboardAgent", **{MARK: str(dead), "HOME": str(tmp_path)})
+    # the raylet's command line as Ray starts it: the program inside the installed package
+    package = Path(importlib.util.find_spec("ray").origin).parent  # type: ignore[union-attr,arg-type]
+    raylet = bytes(package / "core/src/ray/raylet/raylet") + b"\0--x"
     _process(tmp_path, 102, raylet, **{MARK: str(dead)})
     _process(tmp_path, 103, b"ray::RuntimeEnvAgent", **{MARK: str(os.getpid())})  # driver runs
     _process(tmp_path, 104, b"bash\0-l", **{MARK: str(dead)})  # inherited the mark: not Ray's
-    _process(tmp_path, 105, b"ray::IDLE", HOME="/root")  # not started by orgsweep
+    _process(tmp_path, 105, b"ray::IDLE", HOME=str(tmp_path))  # not started by orgsweep
     _process(tmp_path, os.getpid(), b"ray::me", **{MARK: str(dead)})  # never this process
     assert leftovers(tmp_path) == {101: dead, 102: dead}
 
