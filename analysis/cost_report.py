@@ -66,7 +66,7 @@ def cost_sections(results_dir: str, sim: bool) -> list[Section]:
         f"at list prices (hosted) or GPU-hour prices (served); {plan}. Spent work excludes "
         "load and idle time, which the billed row includes."
     )
-    if sim or (p is not None and any(n.startswith("sim backend") for n in p.notes)):
+    if sim or (p is not None and p.sim):
         caption = f"{SIM_NOTICE} {caption}"
     return [
         Section(

@@ -489,9 +489,9 @@ def _with_cis(
     t = {name: tb.with_ci(c[name], rows, by) for name, by in _CI_BY.items()}
     by_unit = (*em.BY, "unit")
     agents_u = ur.with_units(agents, runs.lazy())
+    rows_u = ur.with_units(rows.lazy(), runs.lazy()).collect().lazy()  # joined once, used thrice
     sums = (
-        ur.with_units(rows.lazy(), runs.lazy())
-        .filter(pl.col("quality").is_not_null())
+        rows_u.filter(pl.col("quality").is_not_null())
         .group_by(by_unit)
         .agg(pl.col("quality").sum(), pl.col("tokens").sum(), pl.col("cost_usd").sum())
         .collect()
@@ -501,8 +501,7 @@ def _with_cis(
     t["efficiency"] = ur.with_ratio_ci(t["efficiency"], sums, em.BY, {**per_q, **per_1k})
     model_by = (*tb.STRATA["model"], "model")
     model_sums = (
-        ur.with_units(rows.lazy(), runs.lazy())
-        .filter(pl.col("quality").is_not_null())
+        rows_u.filter(pl.col("quality").is_not_null())
         .group_by(*model_by, "unit")
         .agg(pl.col("quality").sum(), pl.col("tokens").sum())
         .collect()
@@ -524,7 +523,6 @@ def _with_cis(
     points = ur.with_units(em.participation(runs.lazy()), runs.lazy())
     ranks = ur.spearman_per_unit(points, em.BY, "participation", "quality")
     t["participation"] = ur.with_spearman_ci(t["participation"], ranks, em.BY)
-    rows_u = ur.with_units(rows.lazy(), runs.lazy())
     for name, by in _CI_BY.items():
         t[name] = ur.with_sd_ci(t[name], rows_u, by)
     t.update(ri.role_tables(c, agents_u))

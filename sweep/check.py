@@ -20,7 +20,7 @@ import pyarrow.fs as pafs
 
 from sweep.errors import UserError
 from sweep.lease import LEASE, Lease
-from sweep.results.compact import GRACE_S
+from sweep.results.compact import GRACE_S, replaces_age
 from sweep.results.manifest import read_manifest
 from sweep.results.schema import TABLES
 from sweep.results.store import MANIFEST, PLAN, REPLACES, PartProblem, ResultStore, StoreWarning
@@ -175,8 +175,7 @@ def _merges(store: ResultStore, table: str, files: set[str]) -> list[Finding]:
     out = []
     for merged, names in store.merges(table, files):
         replaced = [n for n in names if store.path(table, n) in files]
-        info = store.fs.get_file_info(merged + REPLACES)
-        age = time.time() - info.mtime.timestamp() if info.mtime is not None else float("inf")
+        age = replaces_age(store, merged, time.time())
         if merged not in files:
             problem = "lists the parts of a merge whose merged part never appeared"
         elif replaced and age >= GRACE_S:

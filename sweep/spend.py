@@ -51,6 +51,11 @@ class Planned:
     agent_usd: float = 0.0  # billed share (self-hosted) or list prices (hosted), by part
     judge_usd: float = 0.0
 
+    @property
+    def sim(self) -> bool:
+        """Planned for a sim sweep: the figures are what a served backend would take."""
+        return any(n.startswith("sim backend") for n in self.notes)
+
 
 def _sum(t: pa.Table, col: str) -> tuple[float, int]:
     if not t.num_rows or col not in t.column_names:
@@ -126,7 +131,7 @@ def lines(s: Spent, p: Planned | None) -> list[str]:
             f"planned at launch ({PLAN_COST}, {p.written}): {p.work_gpu_h:,.2f} GPU-h of "
             f"work{billed}, USD {p.usd:,.2f}{done}"
         )
-        if any(n.startswith("sim backend") for n in p.notes):
+        if p.sim:
             out.append("  (sim backend: these figures are what backend=vllm would take)")
     return out
 

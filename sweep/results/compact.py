@@ -46,6 +46,13 @@ def remove_leftovers(store: ResultStore, table: str) -> int:
     return len(tmp)
 
 
+def replaces_age(store: ResultStore, merged: str, now: float) -> float:
+    """Seconds since the ``.replaces`` list of the merged part ``merged`` was written (inf when
+    the filesystem gives no time): a merge's replaced parts are deleted past ``GRACE_S``."""
+    info = store.fs.get_file_info(merged + REPLACES)
+    return now - info.mtime.timestamp() if info.mtime is not None else float("inf")
+
+
 def finish_interrupted(store: ResultStore, table: str, grace_s: float = 0.0) -> None:
     """Complete what an earlier compaction of ``table`` left: delete the parts a merged part
     replaces once its ``.replaces`` list is ``grace_s`` old (readers that listed the old parts
@@ -54,9 +61,7 @@ def finish_interrupted(store: ResultStore, table: str, grace_s: float = 0.0) -> 
     now = time.time()
     for merged, names in store.merges(table):
         if store.fs.get_file_info(merged).type == pafs.FileType.File:
-            info = store.fs.get_file_info(merged + REPLACES)
-            age = now - info.mtime.timestamp() if info.mtime is not None else float("inf")
-            if age < grace_s:
+            if replaces_age(store, merged, now) < grace_s:
                 continue
             for name in names:
                 path = store.path(table, name)
