@@ -151,7 +151,8 @@ def _launch_holding_lease(
         check_servers([s for s, _ in work], typed.backend.name, typed.backend.options)
     store.write_plan(full.ids)
     store.write_text(MANIFEST, manifest_text(cfg, typed, p, overrides))
-    store_estimate(store, cfg, typed, p, say)  # plan_cost.json: what status/report compare with
+    est = store_estimate(store, cfg, typed, p, say)  # plan_cost.json: status/report compare
+
     say(
         f"sweep {typed.name}: {len(p.specs)} planned, {len(p.specs) - len(work)} "
         f"already committed, {len(work)} to run -> {typed.results_dir}"
@@ -160,7 +161,8 @@ def _launch_holding_lease(
         typed, tuple(p.ids), len(p.specs) - len(work), len(work), warnings=tuple(warns)
     )
     specs = [s for s, _ in work]
-    phases = executor_phases(cfg, typed, specs) if work else None
+    whole = est if len(specs) == len(p.specs) else None  # the estimate of exactly these specs
+    phases = executor_phases(cfg, typed, specs, whole) if work else None
     judging = None
     if judge_deferred(cfg, typed, specs or list(p.specs)):
         replicas = judge_phase(typed.judge.model, phases).replicas_of()

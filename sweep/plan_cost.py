@@ -47,18 +47,25 @@ def plan_estimate(cfg: DictConfig, typed: SweepConfig, p: Plan, pilot: str | Non
     return estimate(typed, p, settings, shapes, pilot or "")
 
 
-def executor_phases(cfg: DictConfig, typed: SweepConfig, specs: Sequence[EpisodeSpec]) -> Any:
+def executor_phases(
+    cfg: DictConfig,
+    typed: SweepConfig,
+    specs: Sequence[EpisodeSpec],
+    est: CostEstimate | None = None,
+) -> Any:
     """The deployment phases a launch runs ``specs`` in (``sweep.phases``), or None for the
     executor's default (one phase, or ``cluster.max_concurrent_models`` models per phase): for a
     backend that serves its models, the planner's phases when ``cluster.gpus_by_type`` declares
     the GPUs, else the cap's phases with the catalogue's replicas (a swap_model shock's model
     beside the model it replaces). The judge is served beside the agents in each phase, or,
-    when the judge is deferred (``judge_deferred``), in a last phase of its own only."""
+    when the judge is deferred (``judge_deferred``), in a last phase of its own only. ``est``:
+    the estimate of exactly ``specs``, when the caller has it (not computed again)."""
     if not backend_entry(typed.backend.name).serves_models:
         return None
     agents = list(dict.fromkeys(s.model.name for s in specs))
     if typed.cluster.gpus_by_type:
-        return plan_estimate(cfg, typed, Plan(tuple(specs), {}), None).phases or None
+        est = est or plan_estimate(cfg, typed, Plan(tuple(specs), {}), None)
+        return est.phases or None
     ph = by_cap(agents, typed.cluster.max_concurrent_models, companions(specs))
     if not judge_deferred(cfg, typed, specs):
         return ph
@@ -110,19 +117,21 @@ def read_pilot(results_dir: str) -> dict[tokens.Shape, dict[str, float]]:
 
 def store_estimate(
     store: ResultStore, cfg: DictConfig, typed: SweepConfig, p: Plan, say: Callable[[str], None]
-) -> None:
+) -> CostEstimate | None:
     """Write ``p``'s cost estimate into the results directory (``plan_cost.json``) unless the
     one stored is for this same plan: later commands compare against what was planned at the
-    first launch of it. A plan the cost model cannot price is a warning, never a failed launch."""
+    first launch of it. A plan the cost model cannot price is a warning, never a failed launch.
+    Returns the estimate it computed (None when it kept the stored one or could not price)."""
     try:
         stored = read_plan_cost(store)
     except UserError:  # damaged: written again below
         stored = None
     if stored is not None and stored.get("plan_digest") == p.digest():
-        return
+        return None
     try:
         est = plan_estimate(cfg, typed, p, None)
     except UserError as e:
         say(f"warning: no cost estimate stored ({e}); `orgsweep status` shows spending only")
-        return
+        return None
     write_plan_cost(store, p.digest(), as_json(est))
+    return est
