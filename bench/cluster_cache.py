@@ -30,6 +30,7 @@ from collections import defaultdict, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from agents.backends import SYNTHETIC_ENGINE
 from agents.backends.chat import ChatRequest, ChatResponse
 from agents.backends.sim import SimBackend
 from agents.catalogue import ModelSpec
@@ -37,8 +38,9 @@ from bench.prefix_cache import BLOCK, BlockPool, chat_text
 from sweep import sizing
 from sweep.cost import CostSettings, accelerator, weights_gb
 from sweep.spec import EpisodeSpec
+from sweep.tokens import CHARS_PER_TOKEN
 
-CHARS = 4  # characters per token: char_tokens' width and sweep.tokens' estimate
+CHARS = CHARS_PER_TOKEN  # characters per token: char_tokens' width, sweep.tokens' estimate
 KV_BYTES_PER_TOKEN = 160e3  # GQA models of this catalogue: ~130-190 kB/token in bf16
 GPU_MEMORY_UTILIZATION = 0.9  # vLLM's default share of GPU memory it takes
 
@@ -81,7 +83,7 @@ def episode_calls(spec: EpisodeSpec) -> list[tuple[str, str]]:
     from sweep.episode import run_episode
 
     rec = _Recorder()
-    asyncio.run(run_episode(dataclasses.replace(spec, engine="sim"), rec))
+    asyncio.run(run_episode(dataclasses.replace(spec, engine=SYNTHETIC_ENGINE), rec))
     return rec.calls
 
 

@@ -45,7 +45,6 @@ class _JumpSelector(selectors.DefaultSelector):
     def __init__(self) -> None:
         super().__init__()
         self.loop: VirtualLoop | None = None
-        self._seeds = itertools.count()
 
     def select(self, timeout: float | None = None) -> list[Any]:
         if timeout is None:  # nothing scheduled: only another thread can wake the loop
