@@ -78,12 +78,12 @@ def check_served(
 
 
 def preflight(specs: Iterable[Any], backend: str, options: Any) -> None:
-    """The launch's check, for backends that declare it (``BackendEntry.preflight``: the sim
+    """The launch's check, for backends that declare it (``BackendEntry.external``: the sim
     needs none; vllm checks the models it serves itself). ``options``: the backend's typed
     options, a ``ClientOptions`` for a backend with external servers."""
     from agents.backends import backend_entry
 
-    if not backend_entry(backend).preflight:
+    if not backend_entry(backend).external:
         return
     from agents.backends.vllm import sweep_models  # imports the openai client
 

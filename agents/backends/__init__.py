@@ -55,10 +55,6 @@ class BackendEntry:
     serves_models: bool = False
 
     @property
-    def preflight(self) -> bool:
-        return self.external
-
-    @property
     def engine(self) -> str:
         """The ``engine`` field of the episode identity (sweep.spec): sim results never mix
         with those of a real engine, whichever route serves it."""
