@@ -109,9 +109,6 @@ async def run_episode(
         wall = time.perf_counter() - t0
         base = {"episode_id": spec.episode_id, "attempt": attempt, "step": step}
         run = _run_row(spec, step, shock, rt, outcome, verdict, deliverable, wall)
-        run["judge_deferred"] = not judge_now
-        if not judge_now:
-            run["judge_failed"] = None  # not judged yet: neither failed nor scored
         rows.runs.append({**base, **run})
         rows.agents += [{**base, **_agent_row(t, rt.usage[t.agent], org)} for t in _final(outcome)]
         rows.transcripts += [{**base, **_transcript_row(t)} for t in rt.transcript]
@@ -202,7 +199,9 @@ def _run_row(
         "mission_score": s.get("mission_relevance"),
         "quality": verdict.quality,
         "mission_relevance": verdict.mission,
-        "judge_failed": verdict.scores is None,
+        # DEFERRED: not judged yet (the judge's own pass), so neither failed nor scored
+        "judge_failed": None if verdict is DEFERRED else verdict.scores is None,
+        "judge_deferred": verdict is DEFERRED,
         "n_active": len(turns),
         "n_participating": len(part),
         "n_abstained_voluntary": sum(t.abstain_reason == "voluntary" for t in turns),
