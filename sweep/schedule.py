@@ -77,14 +77,12 @@ class Schedule:
         return max((s.end_s for s in self.segments), default=0.0)
 
     def node_span(self, node: int) -> tuple[float, float]:
-        segs = [s for s in self.segments if s.node == node]
-        return min(s.start_s for s in segs), max(s.end_s for s in segs)
+        return node_spans(self.segments)[node]
 
     @property
     def billed_gpu_s(self) -> float:
-        return sum(
-            (b - a) * self.node_gpus[n] for n in self.node_gpus for a, b in [self.node_span(n)]
-        )
+        spans = node_spans(self.segments)
+        return sum((b - a) * self.node_gpus[n] for n in self.node_gpus for a, b in [spans[n]])
 
     @property
     def busy_share(self) -> float:
@@ -249,9 +247,10 @@ def _wrap(jobs: Sequence[Job], ids: Sequence[int], gpu: str, node_gpus: int) -> 
         few = lambda q, loads=loads: _loads_s(q) <= loads + 1e-6  # noqa: E731
         tried += [got for got in [_least(o, n, node_gpus, t_min, cap, few)] if got]
     laid = [_layout(p, t, ids, gpu, node_gpus) for t, p in tried]
-    least = min(_billed(segs, node_gpus) for segs in laid)
-    near = [segs for segs in laid if _billed(segs, node_gpus) <= least * (1 + SAVING)]
-    return min(near, key=lambda segs: (max(g.end_s for g in segs), _billed(segs, node_gpus)))
+    billed = [(_billed(segs, node_gpus), segs) for segs in laid]
+    least = min(b for b, _ in billed)
+    near = [(b, segs) for b, segs in billed if b <= least * (1 + SAVING)]
+    return min(near, key=lambda bs: (max(g.end_s for g in bs[1]), bs[0]))[1]
 
 
 def _layout(
@@ -279,12 +278,17 @@ def _layout(
     return out
 
 
-def _billed(segments: Sequence[Segment], node_gpus: int) -> float:
+def node_spans(segments: Sequence[Segment]) -> dict[int, tuple[float, float]]:
+    """node -> (first start, last end) of its segments: the time the node is billed."""
     spans: dict[int, tuple[float, float]] = {}
     for g in segments:
         a, b = spans.get(g.node, (g.start_s, g.end_s))
         spans[g.node] = (min(a, g.start_s), max(b, g.end_s))
-    return sum((b - a) * node_gpus for a, b in spans.values())
+    return spans
+
+
+def _billed(segments: Sequence[Segment], node_gpus: int) -> float:
+    return sum((b - a) * node_gpus for a, b in node_spans(segments).values())
 
 
 def all_at_once(jobs: Sequence[Job], node_gpus: int = NODE_GPUS) -> Schedule:
