@@ -33,9 +33,11 @@ cluster, in steps of ``--dt`` seconds:
   come up) takes over its remaining segments.
 
 Reported: makespan, billed GPU-hours (node up time x GPUs), busy GPU-hours (replica work x GPUs)
-and their share, for both deployments, with and without the node loss, beside the planner's
-figures. Episodes with a swapped-in model (swap_model shock) run their swapped agents' calls on
-that model's replicas as a job of their own, as the planner counts them.
+and their share, for both deployments and for what a launch deploys (the executor's phases,
+simulated by bench/cluster_phases.py with the same engine), with and without the node loss,
+beside the planner's figures. Episodes with a swapped-in model (swap_model shock) run their
+swapped agents' calls on that model's replicas as a job of their own, as the planner counts
+them.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from bench.cluster_cache import engine_shares
+from bench.cluster_engine import Item, Replica
+from bench.cluster_phases import PhasedCluster
 from sweep import cost, schedule, sizing, tokens
 from sweep.estimate import CostEstimate, estimate
 from sweep.plan import plan
@@ -60,69 +64,6 @@ from sweep.schedule import Schedule, Segment
 from sweep.spec import EpisodeSpec
 
 OVERRIDES = ["sweep=paper", "backend=vllm", "cluster=ray"]
-
-
-@dataclass
-class Item:
-    """One unit of a model's work: an episode's calls to that model."""
-
-    key: int
-    work: float  # replica-seconds
-    width: int  # calls in flight at once
-    done: float = 0.0
-
-
-GROWTH = 3.0  # decode step at full batch = (1 + GROWTH) x the step at batch 1
-
-
-def batch_speed(calls: int, seqs: int) -> float:
-    """Share of a saturated replica's throughput with ``calls`` in flight: b / step(b) over
-    C / step(C), step(b) = step(1) x (1 + GROWTH x b / C) as in bench/sim_engine.py. GROWTH = 3
-    puts a lone sequence at about 1/64 of the throughput of 256, as vLLM's decode on H100 is
-    (about 100 tokens/s alone, 6,000 batched)."""
-    b = min(calls, seqs)
-    return b * (1 + GROWTH) / (seqs + GROWTH * b)
-
-
-@dataclass
-class Replica:
-    model: str
-    node: int
-    gpus: int
-    seqs: int
-    ready_s: float
-    inflight: list[Item] = field(default_factory=list)
-    draining: bool = False
-
-    def admit(self, queue: deque[Item]) -> None:
-        """Take queued items while the runners' window (OVERLAP x max_num_seqs calls) has room."""
-        if self.draining:
-            return
-        cap = sizing.OVERLAP * self.seqs
-        load = sum(i.width for i in self.inflight)
-        while queue and (load + queue[0].width <= cap or not self.inflight):
-            load += queue[0].width
-            self.inflight.append(queue.popleft())
-
-    def step(self, dt: float, queue: deque[Item]) -> tuple[list[Item], float]:
-        """Advance ``dt``, completion by completion, refilling from ``queue`` at once as the
-        runners do: finished items and busy replica-seconds."""
-        out: list[Item] = []
-        left, busy = dt, 0.0
-        self.admit(queue)
-        while left > 1e-9 and self.inflight:
-            width = sum(i.width for i in self.inflight)
-            speed = batch_speed(width, self.seqs)
-            rate = {id(i): speed * i.width / width for i in self.inflight}
-            tau = min(left, *((i.work - i.done) / rate[id(i)] for i in self.inflight))
-            for i in self.inflight:
-                i.done += tau * rate[id(i)]
-            busy += tau * speed
-            left -= tau
-            out += [i for i in self.inflight if i.done >= i.work - 1e-9]
-            self.inflight = [i for i in self.inflight if i.done < i.work - 1e-9]
-            self.admit(queue)
-        return out, busy
 
 
 @dataclass
@@ -411,7 +352,51 @@ def simulate(
             runs[case] = Cluster(sched, queues, ctx).run(dt, fail_s, boot_s)
             runs[case]["sim_s"] = time.perf_counter() - t1
         out[label] = runs
+    out["executor"] = _executor_runs(e, typed, order, queues, last, judge, dt, fail_at, boot_s)
     return out
+
+
+def _executor_runs(
+    e: CostEstimate,
+    typed: Any,
+    order: Sequence[EpisodeSpec],
+    queues: Mapping[str, deque[Item]],
+    last: Mapping[int, str],
+    judge: str,
+    dt: float,
+    fail_at: float | None,
+    boot_s: float,
+) -> dict[str, Any]:
+    """The executor's phases (``e.phases``), planned and simulated (bench/cluster_phases.py)."""
+    x = e.executed
+    assert x is not None
+    jobs = {
+        m.model: schedule.Job(m.model, m.gpu, m.gpus_per_replica, m.gpu_s, m.load_s)
+        for m in e.models
+        if m.gpu
+    }
+    ctx = {
+        "judge": judge,
+        "judge_model": typed.judge.model.name,
+        "models": {**typed.models, typed.judge.model.name: typed.judge.model},
+        "last_part": last,
+    }
+    runs: dict[str, Any] = {
+        "planner": {
+            "makespan_h": x.makespan_s / 3600,
+            "billed_gpu_h": x.billed_gpu_s / 3600,
+            "busy_gpu_h": x.work_gpu_s / 3600,
+            "busy_share": x.busy_share,
+            "lower_bound_gpu_h": x.lower_bound_gpu_s / 3600,
+        }
+    }
+    for case, fail in (("sim", None), ("sim_node_lost", fail_at)):
+        t1 = time.perf_counter()
+        fail_s = None if fail is None else fail * x.makespan_s
+        sim = PhasedCluster(e.phases, queues, order, jobs, ctx, typed.cluster.gpus_per_node)
+        runs[case] = sim.run(dt, fail_s, boot_s)
+        runs[case]["sim_s"] = time.perf_counter() - t1
+    return runs
 
 
 def table(r: Mapping[str, Any]) -> str:
@@ -421,7 +406,7 @@ def table(r: Mapping[str, Any]) -> str:
         "| deployment | figures | makespan h | billed GPU-h | busy GPU-h | busy share |",
         "|---|---|---|---|---|---|",
     ]
-    for label in ("all_at_once", "scheduled"):
+    for label in ("all_at_once", "scheduled", "executor"):
         for case in ("planner", "sim", "sim_node_lost"):
             f = r[label][case]
             rows.append(

@@ -116,7 +116,8 @@ def estimate(
         [Job(**{**asdict(j), "deferred": False, "pinned": False}) for j in jobs],
         cfg.cluster.gpus_per_node,
     )
-    ph, executed, why = _executor(cfg, p, settings, jobs, nodes, plan_s)
+    swaps = _swap_shares(cfg, p, shapes, rows, settings)
+    ph, executed, why = _executor(cfg, p, settings, jobs, nodes, plan_s, swaps)
     notes += why
     cap = cfg.cluster.max_concurrent_models
     if executed is not None and cap and plan_s.peak_models() > cap:
@@ -141,6 +142,7 @@ def _executor(
     jobs: Sequence[Job],
     nodes: Sequence[str],
     plan_s: Schedule,
+    swap_share: Mapping[str, float] | None = None,
 ) -> tuple[tuple[Phase, ...], Schedule | None, tuple[str, ...]]:
     """The executor's phases (sweep/phases.py), laid out on the nodes, and a note when there
     are none. ``cost.judge=deferred``: the agents' phases without the judge, then the judge's
@@ -160,8 +162,39 @@ def _executor(
         companions=phases.companions(p.specs),
         pinned=pinned,
         last=last,
+        swap_share=swap_share,
     )
     return ph, phases.render(ph, jobs, cfg.cluster.gpus_per_node, pinned), ()
+
+
+def _swap_shares(
+    cfg: SweepConfig,
+    p: Plan,
+    shapes: Mapping[tokens.Shape, tokens.ShapeTokens],
+    rows: Sequence[ModelCost],
+    s: cost.CostSettings,
+) -> dict[str, float]:
+    """Agent model -> share of its GPU work in episodes that also call a replacement model
+    (a swap_model shock; ``phases.work_key``): uncached prompt over prefill plus completion over
+    decode, at its rates, as its row's GPU-seconds are."""
+    row = {r.model: r for r in rows if r.part == "agents" and r.gpu}
+    swap: dict[str, float] = defaultdict(float)
+    every: dict[str, float] = defaultdict(float)
+    for spec in p.specs:
+        name = spec.model.name
+        if name not in row:
+            continue
+        t = shapes[tokens.shape(spec)].agents.get(name)
+        if t is None:
+            continue
+        r = row[name]
+        w = cost.rates(cfg.models[name], s.gpu(r.gpu), s).replica_s(
+            t.prompt * (1 - r.cached_share), t.completion
+        )
+        every[name] += w
+        if phases.work_key(spec) != name:
+            swap[name] += w
+    return {m: swap[m] / every[m] for m in swap if every[m] > 0}
 
 
 def defers_judge(settings: cost.CostSettings, specs: Sequence[EpisodeSpec]) -> bool:

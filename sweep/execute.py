@@ -30,7 +30,7 @@ from sweep.config import BackendConfig, ClusterConfig
 from sweep.episode import EpisodeRows, failed_rows, run_episode
 from sweep.errors import UserError
 from sweep.judge_pass import JudgePass
-from sweep.phases import Phase, by_cap
+from sweep.phases import Phase, by_cap, work_key
 from sweep.ray_leftovers import marked, stop_leftovers
 from sweep.results.store import BufferedWriter
 from sweep.retry import retry_delay
@@ -169,21 +169,34 @@ def execute(
     return prog
 
 
+def split_key(plan: Sequence[Phase]) -> Callable[[EpisodeSpec], int]:
+    """Which phase of ``plan`` runs an episode: the one naming its work key
+    (``phases.work_key``: an episode that swaps in another model goes to the phase naming
+    ``model+replacement``), else the one naming its model. An episode of a model no phase names
+    is refused: the plan is stale."""
+    where = {m: i for i, p in enumerate(plan) for m in p.agents}
+
+    def phase_of(spec: EpisodeSpec) -> int:
+        i = where.get(work_key(spec), where.get(spec.model.name))
+        if i is None:
+            raise UserError(
+                f"no deployment phase serves model {spec.model.name!r}; the phase plan was "
+                "made for other episodes (re-plan: orgsweep plan, then launch again)"
+            )
+        return i
+
+    return phase_of
+
+
 def split(
     work: Sequence[tuple[EpisodeSpec, int]], plan: Sequence[Phase]
 ) -> list[tuple[Phase, list[tuple[EpisodeSpec, int]]]]:
-    """Each phase with its episodes (those of its agent models, in ``work``'s order); phases
-    with none are skipped. An episode of a model no phase names is refused: the plan is stale."""
-    where = {m: i for i, p in enumerate(plan) for m in p.agents}
+    """Each phase with its episodes (``split_key``), in ``work``'s order; phases with none are
+    skipped."""
+    phase_of = split_key(plan)
     parts: list[list[tuple[EpisodeSpec, int]]] = [[] for _ in plan]
     for w in work:
-        i = where.get(w[0].model.name)
-        if i is None:
-            raise UserError(
-                f"no deployment phase serves model {w[0].model.name!r}; the phase plan was "
-                "made for other episodes (re-plan: orgsweep plan, then launch again)"
-            )
-        parts[i].append(w)
+        parts[phase_of(w[0])].append(w)
     return [(p, part) for p, part in zip(plan, parts, strict=True) if part]
 
 

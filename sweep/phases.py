@@ -10,7 +10,10 @@ while a phase's replicas fit the cluster's GPUs of each type and its models stay
 ``cluster.max_concurrent_models``; then each model of a phase keeps only the replicas
 that finish its work with the phase's slowest model (the phase holds them until it drains). A
 model that other models' episodes call (a swap_model shock's replacement) is served in the same
-phase as them; a ``pinned`` model (the inline judge) is served in every phase. ``by_cap`` is
+phase as them, and with ``swap_share`` those episodes are a unit of their own (work key
+``work_key``: ``model+replacement``), so the replacement's replicas are held only while they
+run, not through all of the model's other episodes; a ``pinned`` model (the inline judge) is
+served in every phase. ``by_cap`` is
 the rule without a schedule (the catalogue's replicas, models in order of appearance).
 ``render`` lays phases out on nodes as a ``Schedule``, so the planner can price what the
 executor runs. See docs/design/cost.md.
@@ -21,10 +24,10 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from sweep.errors import UserError
-from sweep.schedule import Job, Schedule, Segment, lower_bound_gpu_s
+from sweep.schedule import MAKESPAN_SLACK, SAVING, Job, Schedule, Segment, lower_bound_gpu_s
 from sweep.spec import EpisodeSpec
 
 
@@ -34,8 +37,9 @@ class Phase:
     ``replicas`` (model -> count) overrides the catalogue's replicas of the models it serves
     (empty: the catalogue's)."""
 
-    agents: tuple[str, ...]
+    agents: tuple[str, ...]  # work keys (``work_key``): a model, or model+replacement
     replicas: tuple[tuple[str, int], ...] = ()  # 0: not served in this phase (a deferred judge)
+    work: tuple[tuple[str, float], ...] = ()  # model -> share of its work done here (planning)
 
     def replicas_of(self) -> dict[str, int]:
         """The models it serves and their replicas (those held for a later phase left out)."""
@@ -47,7 +51,24 @@ class Phase:
         later = f" ({', '.join(held)} later, in its own phase)" if held else ""
         if not self.agents:
             return f"the judge's pass over the stored deliverables on {served}"
-        return f"episodes of {', '.join(self.agents)} on {served}{later}"
+        return f"episodes of {', '.join(map(_key_words, self.agents))} on {served}{later}"
+
+
+SWAP = "+"  # work key of an agent model's episodes that also call a replacement model
+
+
+def work_key(spec: EpisodeSpec) -> str:
+    """Which phase unit an episode belongs to: its model, or ``model+replacement`` for an
+    episode whose swap_model shock calls another model."""
+    m = spec.shock.model if spec.shock is not None else None
+    if m is not None and m.name != spec.model.name:
+        return f"{spec.model.name}{SWAP}{m.name}"
+    return spec.model.name
+
+
+def _key_words(key: str) -> str:
+    model, _, other = key.partition(SWAP)
+    return f"{model} (those swapping in {other})" if other else model
 
 
 @dataclass(frozen=True)
@@ -146,11 +167,14 @@ def from_schedule(
     companions: Mapping[str, Iterable[str]] | None = None,
     pinned: Iterable[str] = (),
     last: Iterable[str] = (),
+    swap_share: Mapping[str, float] | None = None,
 ) -> tuple[Phase, ...]:
     """The executor's phases for ``s`` (module docstring). ``agents``: the models whose episodes
     run; models the schedule does not serve (hosted, no work) go in the first phase with the
     catalogue's replicas, and so do those that are also the judge. ``last``: models served in a
-    final phase of their own (the judge's deferred pass), with 0 replicas in the others."""
+    final phase of their own (the judge's deferred pass), with 0 replicas in the others.
+    ``swap_share``: agent model -> share of its work in episodes that call a companion; those
+    episodes then form a unit of their own (work key ``model+companion``)."""
     served = _served(s)
     capacity: dict[str, int] = defaultdict(int)
     gpu_of = {g.node: g.gpu for g in s.segments}
@@ -166,37 +190,97 @@ def from_schedule(
     groups = [[m for m in g if m not in pinned] for g in groups]
     held = sum(served[m].peak * served[m].gpus_per_replica for m in pinned)
     node = max(s.node_gpus.values(), default=1)
-    bill = lambda counts: _billed_gpu_s(_sized(counts, served), served, held, node)  # noqa: E731
-    phases: list[dict[str, int]] = []
-    for group in groups:
-        _check_cap(group, cap)
-        peaks = {m: served[m].peak for m in group if m in served}
-        want = _trimmed(_shrunk(_sized(peaks, served), served, capacity), served, held, node)
-        joins = [
-            (bill({**p, **want}) - bill(p), i)
-            for i, p in enumerate(phases)
-            if _fits(_sized({**p, **want}, served), served, capacity, cap)
-        ]
-        if joins and min(joins)[0] <= JOIN * bill(want):
-            phases[min(joins)[1]].update(want)
+    wanted = set(agents)
+
+    def bill(counts: Mapping[str, int], work: Mapping[str, float]) -> float:
+        local = _local(served, work)
+        return _billed_gpu_s(_sized(counts, local), local, held, node)
+
+    phases: list[_Unit] = []
+    for unit in _units(groups, served, wanted, companions or {}, swap_share or {}):
+        _check_cap(list(unit.work), cap)
+        local = _local(served, unit.work)
+        peaks = {m: served[m].peak for m in unit.work}
+        fit = _shrunk(_sized(peaks, local), local, capacity)
+        unit.counts = _trimmed(fit, local, held, node, MAKESPAN_SLACK * _span_s(fit, local))
+        joins = []
+        for i, p in enumerate(phases):
+            merged = p.merged(unit)
+            if _fits(_sized(merged.counts, _local(served, merged.work)), served, capacity, cap):
+                joins.append((bill(merged.counts, merged.work) - bill(p.counts, p.work), i))
+        if joins and min(joins)[0] <= JOIN * bill(unit.counts, unit.work):
+            phases[min(joins)[1]] = phases[min(joins)[1]].merged(unit)
         else:
-            phases.append(want)
+            phases.append(unit)
     if final:
-        phases.append(_shrunk({m: served[m].peak for m in final}, served, capacity))
+        counts = _shrunk({m: served[m].peak for m in final}, served, capacity)
+        phases.append(_Unit([], {m: served[m].busy_gpu_s for m in final}, counts))
     # not served by the schedule, or also the judge (self-judging): run in the first phase
     rest = [m for m in agents if m not in in_schedule]
     if not phases:
-        phases.append({})
-    wanted = set(agents)
+        phases.append(_Unit([], {}, {}))
+    trimmed = _trim_all(
+        [(_sized(p.counts, _local(served, p.work)), _local(served, p.work)) for p in phases],
+        held,
+        node,
+    )
     out = []
-    for i, p in enumerate(phases):
-        names = [m for m in p if m in wanted] + (rest if i == 0 else [])
-        sized = _trimmed(_sized(p, served), served, held, node) if p else {}
+    for i, (p, sized) in enumerate(zip(phases, trimmed, strict=True)):
+        names = p.keys + (rest if i == 0 else [])
         counts = {**sized, **{m: served[m].peak for m in pinned}}
         if final and i < len(phases) - 1:
             counts.update(dict.fromkeys(final, 0))  # served in the last phase only
-        out.append(Phase(tuple(names), tuple(sorted(counts.items()))))
+        share = {m: w / served[m].busy_gpu_s for m, w in p.work.items() if served[m].busy_gpu_s > 0}
+        work = tuple(sorted(share.items())) if swap_share else ()
+        out.append(Phase(tuple(names), tuple(sorted(counts.items())), work))
     return tuple(out)
+
+
+@dataclass
+class _Unit:
+    """Episodes that run together (work keys), the GPU-seconds each model serves for them, and
+    replicas."""
+
+    keys: list[str]
+    work: dict[str, float]
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def merged(self, o: _Unit) -> _Unit:
+        work = {m: self.work.get(m, 0.0) + o.work.get(m, 0.0) for m in {**self.work, **o.work}}
+        counts = {m: max(self.counts.get(m, 0), o.counts.get(m, 0)) for m in work}
+        return _Unit(self.keys + o.keys, work, counts)
+
+
+def _units(
+    groups: Sequence[Sequence[str]],
+    served: Mapping[str, _Served],
+    wanted: set[str],
+    companions: Mapping[str, Iterable[str]],
+    swap_share: Mapping[str, float],
+) -> list[_Unit]:
+    """A group (an agent model and the companions its episodes call) as one unit, or, with a
+    ``swap_share`` for its agents, as the agents' own episodes and, apart, their episodes that
+    call a companion with the companions' whole work."""
+    out: list[_Unit] = []
+    for g in groups:
+        split = [m for m in g if m in wanted and 0 < swap_share.get(m, 0.0) < 1]
+        if not split:
+            out.append(_Unit([m for m in g if m in wanted], {m: served[m].busy_gpu_s for m in g}))
+            continue
+        main = {m: served[m].busy_gpu_s * (1 - swap_share[m]) for m in split}
+        swap = {m: served[m].busy_gpu_s * swap_share[m] for m in split}
+        swap.update({m: served[m].busy_gpu_s for m in g if m not in split})
+        out.append(_Unit(split, main))
+        keys = [
+            f"{m}{SWAP}{c}" for m in split for c in sorted(companions.get(m, ())) if c in served
+        ]
+        out.append(_Unit(keys + [m for m in g if m in wanted and m not in split], swap))
+    return out
+
+
+def _local(served: Mapping[str, _Served], work: Mapping[str, float]) -> dict[str, _Served]:
+    """``served`` restricted to ``work``'s models, each with that much work."""
+    return {m: replace(served[m], busy_gpu_s=w) for m, w in work.items()}
 
 
 def _sized(counts: Mapping[str, int], served: Mapping[str, _Served]) -> dict[str, int]:
@@ -224,24 +308,71 @@ def _billed_gpu_s(
     return span * (nodes + held)
 
 
+def _span_s(counts: Mapping[str, int], served: Mapping[str, _Served]) -> float:
+    """A phase's span: its slowest model's load and work."""
+    return max((served[m].span_s(r) for m, r in counts.items()), default=0.0)
+
+
+def _fewer(counts: Mapping[str, int], served: Mapping[str, _Served]) -> list[dict[str, int]]:
+    """``counts`` with fewer replicas of one model (any number fewer: giving a node back can
+    take several), each sized to the new span (``_sized``)."""
+    return [
+        _sized({**counts, m: fewer}, served) for m, r in counts.items() for fewer in range(1, r)
+    ]
+
+
 def _trimmed(
-    counts: Mapping[str, int], served: Mapping[str, _Served], held: int, node: int
+    counts: Mapping[str, int],
+    served: Mapping[str, _Served],
+    held: int,
+    node: int,
+    limit_s: float,
 ) -> dict[str, int]:
-    """``counts`` with a replica fewer, one at a time, while that bills less: a phase whose
-    replicas spill onto one more node for a few GPUs (a swap_model replacement beside a model
-    filling whole nodes) is cheaper a little longer on fewer nodes."""
+    """``counts`` with fewer replicas while that bills less and the span stays within
+    ``limit_s``: a phase whose replicas spill onto one more node for a few GPUs (a swap_model
+    replacement beside a model filling whole nodes) is cheaper a little longer on fewer nodes."""
     out = dict(counts)
     while True:
         now = _billed_gpu_s(out, served, held, node)
         options = [
             (_billed_gpu_s(c, served, held, node), c)
-            for m, r in out.items()
-            if r > 1
-            for c in [_sized({**out, m: r - 1}, served)]
+            for c in _fewer(out, served)
+            if _span_s(c, served) <= limit_s + 1e-6
         ]
         if not options or min(b for b, _ in options) >= now - 1e-6:
             return out
         out = min(options, key=lambda o: o[0])[1]
+
+
+def _trim_all(
+    phases: Sequence[tuple[dict[str, int], Mapping[str, _Served]]], held: int, node: int
+) -> list[dict[str, int]]:
+    """Every phase's replicas trimmed (``_fewer``) where that bills less, the executor's
+    makespan (the phases' spans, one after another) within ``MAKESPAN_SLACK`` times what it is
+    at the schedule's replicas, the schedule's rule: a trim that saves without lengthening
+    first, then the most GPU-seconds saved per second added, and none that saves under
+    ``SAVING`` of the billed total (docs/design/cost.md, "Executor phases")."""
+    out = [dict(c) for c, _ in phases]
+    served = [sv for _, sv in phases]
+    budget = MAKESPAN_SLACK * sum(_span_s(c, sv) for c, sv in phases)
+    while True:
+        bills = [_billed_gpu_s(c, sv, held, node) for c, sv in zip(out, served, strict=True)]
+        makespan = sum(_span_s(c, sv) for c, sv in zip(out, served, strict=True))
+        best: tuple[float, float, int, dict[str, int]] | None = None
+        for i, (c, sv) in enumerate(zip(out, served, strict=True)):
+            for fewer in _fewer(c, sv):
+                saved = bills[i] - _billed_gpu_s(fewer, sv, held, node)
+                added = _span_s(fewer, sv) - _span_s(c, sv)
+                if saved <= 1e-6 or makespan + added > budget + 1e-6:
+                    continue
+                if added > 1e-6 and saved < SAVING * sum(bills):
+                    continue
+                option = (math.inf if added <= 1e-6 else saved / added, saved, i, fewer)
+                if best is None or option[:2] > best[:2]:
+                    best = option
+        if best is None:
+            return out
+        out[best[2]] = best[3]
 
 
 def _need(counts: Mapping[str, int], served: Mapping[str, _Served]) -> dict[str, int]:
@@ -360,11 +491,17 @@ def _next_id(nodes: Mapping[str, list[int]]) -> int:
 def _phase_shares(
     phases: Sequence[Phase], by_name: Mapping[str, Job], pinned: Sequence[str]
 ) -> dict[tuple[int, str], float]:
-    """GPU-seconds of each model's work done in each phase: all of it in the phase that serves
-    it (a companion served in several phases splits its work evenly over them)."""
+    """GPU-seconds of each model's work done in each phase: the phase's ``work`` share of it
+    where the planner gave one, else an even split over the phases that serve the model (all
+    of it in the one that does)."""
     where: dict[str, list[int]] = defaultdict(list)
     for i, p in enumerate(phases):
         for m in p.replicas_of():
             if m in by_name and m not in pinned:
                 where[m].append(i)
-    return {(i, m): by_name[m].gpu_s / len(ids) for m, ids in where.items() for i in ids}
+    out: dict[tuple[int, str], float] = {}
+    for m, ids in where.items():
+        for i in ids:
+            share = dict(phases[i].work).get(m)
+            out[(i, m)] = by_name[m].gpu_s * (1 / len(ids) if share is None else share)
+    return out

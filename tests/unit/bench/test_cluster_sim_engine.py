@@ -7,16 +7,17 @@ from collections import deque
 import pytest
 
 from agents.catalogue import ModelSpec
+from bench import cluster_engine
 from bench import cluster_sim as cs
 from sweep import schedule
 from sweep.schedule import Job
 
 
 def test_batch_speed_saturates_at_max_num_seqs_and_a_lone_call_is_slow() -> None:
-    assert cs.batch_speed(256, 256) == pytest.approx(1.0)
-    assert cs.batch_speed(1000, 256) == pytest.approx(1.0)
-    assert cs.batch_speed(1, 256) == pytest.approx(1 / 64, rel=0.02)
-    assert cs.batch_speed(64, 256) < cs.batch_speed(128, 256) < 1.0
+    assert cluster_engine.batch_speed(256, 256) == pytest.approx(1.0)
+    assert cluster_engine.batch_speed(1000, 256) == pytest.approx(1.0)
+    assert cluster_engine.batch_speed(1, 256) == pytest.approx(1 / 64, rel=0.02)
+    assert cluster_engine.batch_speed(64, 256) < cluster_engine.batch_speed(128, 256) < 1.0
 
 
 def run(
