@@ -23,7 +23,16 @@ from sweep.lease import LEASE, Lease
 from sweep.results.compact import GRACE_S, replaces_age
 from sweep.results.manifest import read_manifest
 from sweep.results.schema import TABLES
-from sweep.results.store import MANIFEST, PLAN, REPLACES, PartProblem, ResultStore, StoreWarning
+from sweep.results.store import (
+    COMMITTED_COLUMNS,
+    MANIFEST,
+    PLAN,
+    REPLACES,
+    PartProblem,
+    ResultStore,
+    StoreWarning,
+    committed_from,
+)
 from sweep.results.verify import DamagedCommitWarning, incomplete
 
 MOVE_ASIDE = "move it out of the results directory"
@@ -81,9 +90,12 @@ def check(uri: str) -> CheckReport:
         with warnings.catch_warnings():  # reported above, by file
             warnings.simplefilter("ignore", StoreWarning)
             warnings.simplefilter("ignore", DamagedCommitWarning)
-            committed = {k: c.status for k, c in store.committed().items()}
-            out += _damaged(store, usable)
-            out += _orphaned(store, usable, committed)
+            runs = pl.from_arrow(store.read_table("runs", COMMITTED_COLUMNS))
+            assert isinstance(runs, pl.DataFrame)
+            short = incomplete(store, runs)  # read and verified once for all three
+            committed = {k: c.status for k, c in committed_from(runs, short).items()}
+            out += _damaged(store, usable, short)
+            out += _orphaned(store, usable, committed, runs)
     whole = sum(s != "damaged" for s in committed.values()) if "runs" in usable else None
     to_run = None
     if plan_ids is not None and whole is not None:
@@ -211,11 +223,11 @@ def _parts(store: ResultStore, table: str) -> list[Finding]:
     return out
 
 
-def _damaged(store: ResultStore, tables: list[str]) -> list[Finding]:
-    """Episodes whose latest commit's agents/transcripts rows are not all readable."""
+def _damaged(store: ResultStore, tables: list[str], short: pl.DataFrame) -> list[Finding]:
+    """Episodes whose latest commit's agents/transcripts rows are not all readable
+    (``short``: ``verify.incomplete``'s commits)."""
     if not {"agents", "transcripts"} <= set(tables):
         return []
-    short = incomplete(store)
     out = []
     for table in sorted(set(short["table"].to_list())):
         rows = short.filter(pl.col("table") == table)
@@ -234,12 +246,13 @@ def _damaged(store: ResultStore, tables: list[str]) -> list[Finding]:
     return out
 
 
-def _orphaned(store: ResultStore, tables: list[str], committed: dict[str, str]) -> list[Finding]:
+def _orphaned(
+    store: ResultStore, tables: list[str], committed: dict[str, str], runs: pl.DataFrame
+) -> list[Finding]:
     """Rows of commits whose runs rows are not readable: a commit that never finished (a crash
     between part files) or one whose runs part is damaged. No reader joins them."""
     key = ["episode_id", "attempt", "batch"]
-    runs = pl.from_arrow(store.read_table("runs", key))
-    assert isinstance(runs, pl.DataFrame)
+    runs = runs.select(key)
     out = []
     for table in ("agents", "transcripts"):
         if table not in tables:

@@ -241,10 +241,9 @@ def default_settings() -> CostSettings:
     return settings(yaml.safe_load(text))
 
 
-def attributed_gpu_s(model: ModelSpec, prompt: float, completion: float) -> float | None:
-    """GPU-seconds of ``model``'s replicas that these tokens account for: its saturated
-    replicas' time for them (no prefix-cache hits assumed), times the replica's GPUs. An
-    attribution of busy time, not a measurement; None for hosted models."""
+def _attributed(model: ModelSpec, prompt: float, completion: float) -> tuple[float, GpuType] | None:
+    """GPU-seconds of ``model``'s replicas that these tokens account for, and the GPU type
+    they run on; None for hosted models and models no GPU type holds."""
     if model.hosted:
         return None
     s = default_settings()
@@ -252,7 +251,15 @@ def attributed_gpu_s(model: ModelSpec, prompt: float, completion: float) -> floa
         gpu = accelerator(model, s)
     except ConfigError:
         return None
-    return rates(model, gpu, s).replica_s(prompt, completion) * model.gpus
+    return rates(model, gpu, s).replica_s(prompt, completion) * model.gpus, gpu
+
+
+def attributed_gpu_s(model: ModelSpec, prompt: float, completion: float) -> float | None:
+    """GPU-seconds of ``model``'s replicas that these tokens account for: its saturated
+    replicas' time for them (no prefix-cache hits assumed), times the replica's GPUs. An
+    attribution of busy time, not a measurement; None for hosted models."""
+    got = _attributed(model, prompt, completion)
+    return None if got is None else got[0]
 
 
 def attributed_cost(
@@ -264,10 +271,10 @@ def attributed_cost(
     None where unknown (a missing price, or nothing served)."""
     if model.hosted:
         return None, hosted_usd(model, prompt, completion)
-    if not served or (gpu_s := attributed_gpu_s(model, prompt, completion)) is None:
+    if not served or (got := _attributed(model, prompt, completion)) is None:
         return None, None
-    s = default_settings()
-    return gpu_s, gpu_s * accelerator(model, s).usd_per_gpu_hour / 3600
+    gpu_s, gpu = got
+    return gpu_s, gpu_s * gpu.usd_per_gpu_hour / 3600
 
 
 def split_columns(

@@ -66,23 +66,21 @@ def counts(runs: pl.DataFrame) -> dict[str, int | None]:
 
 
 def head_lines(runs: pl.DataFrame) -> list[str]:
-    """The report's lines counting estimated token counts and served-model mismatches."""
-    calls = int(runs.select(_calls().sum()).item() or 0)
-    est = runs.select(_estimated())
-    known = est.to_series().drop_nulls()
-    out = []
-    if known.len() and int(known.sum()):
-        unknown = est.height - known.len()
+    """The report's lines counting estimated token counts and served-model mismatches
+    (``counts``' figures)."""
+    c = counts(runs)
+    calls, out = c["calls"], []
+    if c["calls_estimated"]:
+        unknown = runs.select(_estimated()).to_series().null_count()
         tail = f" ({unknown} run steps predate the flag and are not counted)" if unknown else ""
         out.append(
-            f"Token counts of {int(known.sum())} of {calls} LLM calls are estimates (characters "
-            "/ 4: the sim backend, or a server that sent no usage); tokens, C and cost columns "
-            f"inherit it{tail} (Provenance)."
+            f"Token counts of {c['calls_estimated']} of {calls} LLM calls are estimates "
+            "(characters / 4: the sim backend, or a server that sent no usage); tokens, C and "
+            f"cost columns inherit it{tail} (Provenance)."
         )
-    mismatched = int(runs["served_mismatch"].fill_null(0).sum())
-    if mismatched:
+    if c["calls_mismatched"]:
         out.append(
-            f"{mismatched} of {calls} LLM calls were answered by a server reporting another "
-            "model id than the configured one (Provenance)."
+            f"{c['calls_mismatched']} of {calls} LLM calls were answered by a server reporting "
+            "another model id than the configured one (Provenance)."
         )
     return out

@@ -317,25 +317,32 @@ class ResultStore:
         """episode_id -> its latest committed attempt (an ok attempt wins over a failed one).
         An episode whose latest commit has rows missing in another table (a damaged or lost
         part: ``sweep.results.verify``) is ``damaged``; the next launch re-runs it."""
-        cols = ["episode_id", "attempt", "batch", "step", "status", *COUNTED.values()]
-        t = self.read_table("runs", cols)
-        out: dict[str, Committed] = {}
-        for eid, attempt, status in zip(
-            t.column("episode_id").to_pylist(),
-            t.column("attempt").to_pylist(),
-            t.column("status").to_pylist(),
-            strict=True,
-        ):
-            cur = out.get(eid)
-            if cur is None or (attempt, status == "ok") > (cur.attempt, cur.status == "ok"):
-                out[eid] = Committed(status, attempt)
+        t = self.read_table("runs", COMMITTED_COLUMNS)
         runs = pl.from_arrow(t)
         assert isinstance(runs, pl.DataFrame)
-        short = incomplete(self, runs)
-        for eid, attempt in short.select("episode_id", "attempt").unique().iter_rows():
-            if out[eid].attempt == attempt:
-                out[eid] = Committed("damaged", attempt)
-        return out
+        return committed_from(runs, incomplete(self, runs))
+
+
+COMMITTED_COLUMNS = ["episode_id", "attempt", "batch", "step", "status", *COUNTED.values()]
+
+
+def committed_from(runs: pl.DataFrame, short: pl.DataFrame) -> dict[str, Committed]:
+    """``ResultStore.committed`` from the ``COMMITTED_COLUMNS`` of ``runs`` and the commits
+    ``verify.incomplete`` found short, for a caller that has read both already."""
+    out: dict[str, Committed] = {}
+    for eid, attempt, status in zip(
+        runs["episode_id"].to_list(),
+        runs["attempt"].to_list(),
+        runs["status"].to_list(),
+        strict=True,
+    ):
+        cur = out.get(eid)
+        if cur is None or (attempt, status == "ok") > (cur.attempt, cur.status == "ok"):
+            out[eid] = Committed(status, attempt)
+    for eid, attempt in short.select("episode_id", "attempt").unique().iter_rows():
+        if out[eid].attempt == attempt:
+            out[eid] = Committed("damaged", attempt)
+    return out
 
 
 def polars_schema(table: str) -> pl.Schema:
