@@ -34,15 +34,19 @@ CONCURRENCY = 64  # judge calls in flight at least (more when the judge's engine
 @dataclass(frozen=True)
 class JudgePass:
     """The pass over ``store``'s deferred steps, with the judge of ``cfg``; ``replicas``: what
-    the judge phase deploys (model -> replicas; 0: not served)."""
+    the judge phase deploys (model -> replicas; 0: not served); ``jobs``: its pending steps,
+    when the caller has just listed them (a launch with no agent left to run)."""
 
     store: ResultStore
     cfg: SweepConfig
     replicas: Mapping[str, int] = field(default_factory=dict)
     flush_rows: int = 500
+    jobs: tuple[rescore.Job, ...] | None = None
 
     def pending(self) -> list[rescore.Job]:
         """The deferred steps the ``default`` set has not scored yet."""
+        if self.jobs is not None:
+            return list(self.jobs)
         done = rescore._existing(self.store, DEFAULT, self._judge_id())
         jobs, _ = rescore._jobs(self.store, self.cfg, done, deferred_only=True)
         return jobs

@@ -168,10 +168,14 @@ def _launch_holding_lease(
         replicas = judge_phase(typed.judge.model, phases).replicas_of()
         unlimited = dataclasses.replace(typed, limit=None)
         judging = JudgePass(store, unlimited, replicas, typed.cluster.flush_rows)
-        if not work and not (waiting := len(judging.pending())):
-            judging = None
-        elif not work:
-            say(f"judge pass: {waiting} run steps await the judge (their agents are committed)")
+        if not work:  # listed once, here: the pass runs exactly these
+            waiting = tuple(judging.pending())
+            judging = dataclasses.replace(judging, jobs=waiting) if waiting else None
+            if waiting:
+                say(
+                    f"judge pass: {len(waiting)} run steps await the judge (their agents are "
+                    "committed)"
+                )
     if not work and judging is None:
         say("Nothing to run: every planned episode is committed.")
         return result
