@@ -279,6 +279,52 @@ def test_execute_runs_each_phase_with_its_replicas_and_only_its_episodes(monkeyp
     ]
 
 
+def test_execute_runs_the_planners_swap_unit_apart_with_the_replacement_model(
+    monkeypatch,
+) -> None:
+    """The planner's phases for the paper sweep's mistral episodes, with and without a
+    swap_model shock: the launch deploys the replacement only for the episodes that call it."""
+    from sweep.plan_cost import executor_phases
+
+    cfg = compose(["sweep=paper", "backend=vllm", "cluster=ray"])
+    typed = build(cfg)[0]
+    specs = list(plan(typed).specs)
+    swapped = [s for s in specs if phases.work_key(s) != s.model.name][:6]
+    model, other = swapped[0].model.name, swapped[0].shock.model.name
+    plain = [s for s in specs if s.model.name == model and s.shock is None][:60]
+    # planned for all of the model's episodes (a few swap ones in a small plan would join it)
+    ps = executor_phases(cfg, typed, [s for s in specs if s.model.name == model])
+    assert ps is not None and any(f"{model}+{other}" in p.agents for p in ps)
+    pool = FakePool(ok)
+    deployed: list[tuple[set[str], dict[str, int]]] = []
+
+    class Serving:
+        def shutdown(self) -> None:
+            return None
+
+    def prepare(batch, options, runners, recount, replicas) -> RunnerSetup:
+        deployed.append(({execute.work_key(s) for s in batch}, replicas_of(replicas)))
+        return RunnerSetup(recount(), Runtime(base_url="http://x"), Serving())
+
+    def replicas_of(replicas: dict[str, int]) -> dict[str, int]:
+        return {m: r for m, r in replicas.items() if r}
+
+    monkeypatch.setattr(execute, "ray", pool)
+    monkeypatch.setattr(execute, "EpisodeRunner", pool)
+    monkeypatch.setattr(execute, "start_ray", lambda cluster: False)
+    monkeypatch.setattr(execute, "backend_hook", lambda name, trait: prepare)
+    monkeypatch.setattr(execute, "episodes_per_runner", lambda *a: 2)
+    cluster = dataclasses.replace(ClusterConfig(), runners=2, retry_backoff_s=0.0)
+    work = [(s, 1) for s in plain + swapped]
+    prog = execute.execute(work, Writer(), BackendConfig("vllm", VllmOptions()), cluster, plan=ps)
+    assert prog.done == len(work)
+    alone = [d for d in deployed if d[0] == {model}]
+    apart = [d for d in deployed if f"{model}+{other}" in d[0]]
+    assert len(alone) == 1 and len(apart) == 1
+    assert other not in alone[0][1]  # not held through the model's other episodes
+    assert {model, other} <= set(apart[0][1])
+
+
 def test_an_episode_no_phase_serves_is_refused() -> None:
     specs = list(plan(build(compose(["sweep.limit=2"]))[0]).specs)
     with pytest.raises(UserError, match="no deployment phase serves"):
