@@ -201,8 +201,9 @@ def from_schedule(
         _check_cap(list(unit.work), cap)
         local = _local(served, unit.work)
         peaks = {m: served[m].peak for m in unit.work}
-        fit = _shrunk(_sized(peaks, local), local, capacity)
-        unit.counts = _trimmed(fit, local, held, node, MAKESPAN_SLACK * _span_s(fit, local))
+        unit.fit = _shrunk(_sized(peaks, local), local, capacity)
+        limit = MAKESPAN_SLACK * _span_s(unit.fit, local)
+        unit.counts = _trimmed(unit.fit, local, held, node, limit)
         joins = []
         for i, p in enumerate(phases):
             merged = p.merged(unit)
@@ -214,13 +215,17 @@ def from_schedule(
             phases.append(unit)
     if final:
         counts = _shrunk({m: served[m].peak for m in final}, served, capacity)
-        phases.append(_Unit([], {m: served[m].busy_gpu_s for m in final}, counts))
+        phases.append(_Unit([], {m: served[m].busy_gpu_s for m in final}, counts, counts))
     # not served by the schedule, or also the judge (self-judging): run in the first phase
     rest = [m for m in agents if m not in in_schedule]
     if not phases:
         phases.append(_Unit([], {}, {}))
     trimmed = _trim_all(
-        [(_sized(p.counts, _local(served, p.work)), _local(served, p.work)) for p in phases],
+        [
+            (_sized(p.counts, local), local, _span_s(_sized(p.fit, local), local))
+            for p in phases
+            for local in [_local(served, p.work)]
+        ],
         held,
         node,
     )
@@ -239,16 +244,18 @@ def from_schedule(
 @dataclass
 class _Unit:
     """Episodes that run together (work keys), the GPU-seconds each model serves for them, and
-    replicas."""
+    replicas: ``fit``, the schedule's (sized and fitted to the cluster), and ``counts``, those
+    trimmed."""
 
     keys: list[str]
     work: dict[str, float]
     counts: dict[str, int] = field(default_factory=dict)
+    fit: dict[str, int] = field(default_factory=dict)
 
     def merged(self, o: _Unit) -> _Unit:
         work = {m: self.work.get(m, 0.0) + o.work.get(m, 0.0) for m in {**self.work, **o.work}}
-        counts = {m: max(self.counts.get(m, 0), o.counts.get(m, 0)) for m in work}
-        return _Unit(self.keys + o.keys, work, counts)
+        most = lambda a, b: {m: max(a.get(m, 0), b.get(m, 0)) for m in work}  # noqa: E731
+        return _Unit(self.keys + o.keys, work, most(self.counts, o.counts), most(self.fit, o.fit))
 
 
 def _units(
@@ -345,16 +352,17 @@ def _trimmed(
 
 
 def _trim_all(
-    phases: Sequence[tuple[dict[str, int], Mapping[str, _Served]]], held: int, node: int
+    phases: Sequence[tuple[dict[str, int], Mapping[str, _Served], float]], held: int, node: int
 ) -> list[dict[str, int]]:
-    """Every phase's replicas trimmed (``_fewer``) where that bills less, the executor's
-    makespan (the phases' spans, one after another) within ``MAKESPAN_SLACK`` times what it is
-    at the schedule's replicas, the schedule's rule: a trim that saves without lengthening
-    first, then the most GPU-seconds saved per second added, and none that saves under
-    ``SAVING`` of the billed total (docs/design/cost.md, "Executor phases")."""
-    out = [dict(c) for c, _ in phases]
-    served = [sv for _, sv in phases]
-    budget = MAKESPAN_SLACK * sum(_span_s(c, sv) for c, sv in phases)
+    """Every phase's replicas (its counts, its models' work, its span at the schedule's
+    replicas) trimmed (``_fewer``) where that bills less, the executor's makespan (the phases'
+    spans, one after another) within ``MAKESPAN_SLACK`` times what it is at the schedule's
+    replicas, the schedule's rule: a trim that saves without lengthening first, then the most
+    GPU-seconds saved per second added, and none that saves under ``SAVING`` of the billed
+    total (docs/design/cost.md, "Executor phases")."""
+    out = [dict(c) for c, _, _ in phases]
+    served = [sv for _, sv, _ in phases]
+    budget = MAKESPAN_SLACK * sum(span for _, _, span in phases)
     while True:
         bills = [_billed_gpu_s(c, sv, held, node) for c, sv in zip(out, served, strict=True)]
         makespan = sum(_span_s(c, sv) for c, sv in zip(out, served, strict=True))

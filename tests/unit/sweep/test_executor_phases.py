@@ -209,10 +209,11 @@ def test_trimming_replicas_keeps_the_executors_makespan_within_the_slack() -> No
 def test_a_phase_is_not_stretched_past_the_slack_to_save_loads() -> None:
     # Loads dominate: one node instead of three saves 22% of the bill but takes 2.4x as long.
     served = phases._Served("H100", 2, 0.0, 12, 50_000.0, 1_000.0)
-    (kept,) = phases._trim_all([({"m": 12}, {"m": served})], held=0, node=8)
+    span = served.span_s(12)
+    (kept,) = phases._trim_all([({"m": 12}, {"m": served}, span)], held=0, node=8)
     assert kept == {"m": 12}
     roomy = dataclasses.replace(served, load_s=100.0)
-    (trimmed,) = phases._trim_all([({"m": 13}, {"m": roomy})], held=0, node=8)
+    (trimmed,) = phases._trim_all([({"m": 13}, {"m": roomy}, roomy.span_s(13))], held=0, node=8)
     assert trimmed == {"m": 12}  # 13 spill onto a fourth node for one replica: given back
 
 
