@@ -23,7 +23,7 @@ from typing import Any
 from bench.cluster_engine import Item, Replica
 from sweep.execute import split_key
 from sweep.phases import Phase
-from sweep.schedule import Job
+from sweep.schedule import Job, first_fit
 from sweep.spec import EpisodeSpec
 
 
@@ -103,23 +103,21 @@ class PhasedCluster:
         }
 
     def _deploy(self, counts: Mapping[str, int], t: float) -> tuple[list[Replica], int]:
-        """The phase's replicas, first fit on nodes per GPU type, and how many nodes."""
-        free: list[tuple[str, int]] = []  # node -> (GPU type, free GPUs)
-        out: list[Replica] = []
-        for m, r in counts.items():
-            j = self.jobs[m]
-            for _ in range(r):
-                node = next(
-                    (k for k, (g, f) in enumerate(free) if g == j.gpu and f >= j.gpus_per_replica),
-                    None,
-                )
-                if node is None:
-                    free.append((j.gpu, max(self.node_gpus, j.gpus_per_replica)))
-                    node = len(free) - 1
-                free[node] = (free[node][0], free[node][1] - j.gpus_per_replica)
-                seqs = self.ctx["models"][m].max_num_seqs
-                out.append(Replica(m, node, j.gpus_per_replica, seqs, t + j.load_s))
-        return out, len(free)
+        """The phase's replicas, first fit on nodes per GPU type (``schedule.first_fit``, as
+        ``phases.render`` lays them), and how many nodes."""
+        reps = [self.jobs[m] for m, r in counts.items() for _ in range(r)]
+        where, types = first_fit(reps, self.node_gpus)
+        out = [
+            Replica(
+                j.model,
+                n,
+                j.gpus_per_replica,
+                self.ctx["models"][j.model].max_num_seqs,
+                t + j.load_s,
+            )
+            for n, j in zip(where, reps, strict=True)
+        ]
+        return out, len(types)
 
     def _lose_node(
         self, replicas: list[Replica], queue: Mapping[str, deque[Item]], t: float, boot_s: float

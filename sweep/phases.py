@@ -27,7 +27,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from sweep.errors import UserError
-from sweep.schedule import MAKESPAN_SLACK, SAVING, Job, Schedule, Segment, lower_bound_gpu_s
+from sweep.schedule import (
+    MAKESPAN_SLACK,
+    SAVING,
+    Job,
+    Schedule,
+    Segment,
+    first_fit,
+    lower_bound_gpu_s,
+)
 from sweep.spec import EpisodeSpec
 
 
@@ -431,23 +439,16 @@ def render(
     nodes: dict[str, list[int]] = defaultdict(list)  # GPU type -> node ids, reused per phase
     for i, phase in enumerate(phases):
         counts = phase.replicas_of()
-        free: list[tuple[int, str, int]] = []  # node, type, free GPUs
-        placed: list[tuple[int, Job, int]] = []
-        for name in [m for m in counts if m in by_name and m not in pinned]:
-            j = by_name[name]
-            for _ in range(counts[name]):
-                need = j.gpus_per_replica
-                fit = (k for k, (_, g, f) in enumerate(free) if g == j.gpu and f >= need)
-                k = next(fit, None)
-                if k is None:
-                    used = sum(1 for _, g, _ in free if g == j.gpu)
-                    if used == len(nodes[j.gpu]):
-                        nodes[j.gpu].append(_next_id(nodes))
-                    free.append((nodes[j.gpu][used], j.gpu, max(node_gpus, j.gpus_per_replica)))
-                    k = len(free) - 1
-                node, g, f = free[k]
-                free[k] = (node, g, f - j.gpus_per_replica)
-                placed.append((node, j, 1))
+        served = [m for m in counts if m in by_name and m not in pinned]
+        reps = [by_name[m] for m in served for _ in range(counts[m])]
+        where, types = first_fit(reps, node_gpus)
+        ids = []  # each of the phase's nodes: the id of a node of its type, reused per phase
+        for k, gpu in enumerate(types):
+            rank = types[:k].count(gpu)
+            if rank == len(nodes[gpu]):
+                nodes[gpu].append(_next_id(nodes))
+            ids.append(nodes[gpu][rank])
+        placed = [(ids[n], j, 1) for n, j in zip(where, reps, strict=True)]
         ends = {
             m: t + by_name[m].load_s + share[(i, m)] / (counts[m] * by_name[m].gpus_per_replica)
             for m in counts

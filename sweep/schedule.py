@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -295,19 +295,9 @@ def all_at_once(jobs: Sequence[Job], node_gpus: int = NODE_GPUS) -> Schedule:
     """Today's deployment: every model's catalogue replicas for the whole sweep, nodes filled
     first-fit per GPU type; the sweep lasts as long as its slowest model needs."""
     jobs = [j for j in jobs if j.gpu_s > 0]
-    free: list[tuple[str, int]] = []  # node -> (type, free GPUs)
-    placed: list[tuple[int, Job, int]] = []  # node, job, replicas there
-    for j in sorted(jobs, key=lambda j: -j.gpus_per_replica):
-        for _ in range(j.replicas):
-            node = next(
-                (i for i, (t, f) in enumerate(free) if t == j.gpu and f >= j.gpus_per_replica),
-                None,
-            )
-            if node is None:
-                free.append((j.gpu, max(node_gpus, j.gpus_per_replica)))
-                node = len(free) - 1
-            free[node] = (free[node][0], free[node][1] - j.gpus_per_replica)
-            placed.append((node, j, 1))
+    reps = [j for j in sorted(jobs, key=lambda j: -j.gpus_per_replica) for _ in range(j.replicas)]
+    where, types = first_fit(reps, node_gpus)
+    placed = [(n, j, 1) for n, j in zip(where, reps, strict=True)]  # node, job, replicas there
     span = max(j.load_s + j.gpu_s / (j.replicas * j.gpus_per_replica) for j in jobs)
     segments = [
         Segment(n, j.gpu, j.model, r, r * j.gpus_per_replica, 0.0, j.load_s, span)
@@ -316,10 +306,27 @@ def all_at_once(jobs: Sequence[Job], node_gpus: int = NODE_GPUS) -> Schedule:
     return Schedule(
         "all_at_once",
         tuple(segments),
-        {n: max(node_gpus, 1) for n in range(len(free))},
+        {n: max(node_gpus, 1) for n in range(len(types))},
         sum(j.gpu_s for j in jobs),
         lower_bound_gpu_s(jobs, node_gpus),
     )
+
+
+def first_fit(replicas: Iterable[Job], node_gpus: int) -> tuple[list[int], list[str]]:
+    """Replicas (a job once per replica, in order) each on the first node of its GPU type with
+    room for it, else on a new node of ``node_gpus`` GPUs (one replica's, if it takes more):
+    each replica's node, and each node's GPU type, nodes in the order they were opened."""
+    free: list[tuple[str, int]] = []  # node -> (type, free GPUs)
+    where: list[int] = []
+    for j in replicas:
+        need = j.gpus_per_replica
+        node = next((i for i, (t, f) in enumerate(free) if t == j.gpu and f >= need), None)
+        if node is None:
+            free.append((j.gpu, max(node_gpus, need)))
+            node = len(free) - 1
+        free[node] = (free[node][0], free[node][1] - need)
+        where.append(node)
+    return where, [t for t, _ in free]
 
 
 def required_gpus(jobs: Sequence[Job]) -> dict[str, int]:
