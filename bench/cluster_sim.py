@@ -47,7 +47,7 @@ import dataclasses
 import json
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -338,20 +338,9 @@ def simulate(
             "segments": segs,
             "last_part": last,
         }
-        planner = {
-            "makespan_h": sched.makespan_s / 3600,
-            "billed_gpu_h": sched.billed_gpu_s / 3600,
-            "busy_gpu_h": sched.work_gpu_s / 3600,
-            "busy_share": sched.busy_share,
-            "lower_bound_gpu_h": sched.lower_bound_gpu_s / 3600,
-        }
-        runs = {"planner": planner}
-        for case, fail in (("sim", None), ("sim_node_lost", fail_at)):
-            t1 = time.perf_counter()
-            fail_s = None if fail is None else fail * sched.makespan_s
-            runs[case] = Cluster(sched, queues, ctx).run(dt, fail_s, boot_s)
-            runs[case]["sim_s"] = time.perf_counter() - t1
-        out[label] = runs
+        out[label] = _runs(
+            sched, lambda sched=sched, ctx=ctx: Cluster(sched, queues, ctx), dt, fail_at, boot_s
+        )
     out["executor"] = _executor_runs(e, typed, order, queues, last, judge, dt, fail_at, boot_s)
     return out
 
@@ -381,20 +370,30 @@ def _executor_runs(
         "models": {**typed.models, typed.judge.model.name: typed.judge.model},
         "last_part": last,
     }
+    node_gpus = typed.cluster.gpus_per_node
+    return _runs(
+        x, lambda: PhasedCluster(e.phases, queues, order, jobs, ctx, node_gpus), dt, fail_at, boot_s
+    )
+
+
+def _runs(
+    s: Schedule, sim: Callable[[], Any], dt: float, fail_at: float | None, boot_s: float
+) -> dict[str, Any]:
+    """The planner's figures for ``s`` and a fresh ``sim()``'s run without and with the node
+    lost at ``fail_at`` of ``s``'s makespan."""
     runs: dict[str, Any] = {
         "planner": {
-            "makespan_h": x.makespan_s / 3600,
-            "billed_gpu_h": x.billed_gpu_s / 3600,
-            "busy_gpu_h": x.work_gpu_s / 3600,
-            "busy_share": x.busy_share,
-            "lower_bound_gpu_h": x.lower_bound_gpu_s / 3600,
+            "makespan_h": s.makespan_s / 3600,
+            "billed_gpu_h": s.billed_gpu_s / 3600,
+            "busy_gpu_h": s.work_gpu_s / 3600,
+            "busy_share": s.busy_share,
+            "lower_bound_gpu_h": s.lower_bound_gpu_s / 3600,
         }
     }
     for case, fail in (("sim", None), ("sim_node_lost", fail_at)):
         t1 = time.perf_counter()
-        fail_s = None if fail is None else fail * x.makespan_s
-        sim = PhasedCluster(e.phases, queues, order, jobs, ctx, typed.cluster.gpus_per_node)
-        runs[case] = sim.run(dt, fail_s, boot_s)
+        fail_s = None if fail is None else fail * s.makespan_s
+        runs[case] = sim().run(dt, fail_s, boot_s)
         runs[case]["sim_s"] = time.perf_counter() - t1
     return runs
 

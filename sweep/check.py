@@ -24,7 +24,6 @@ from sweep.results.compact import GRACE_S, replaces_age
 from sweep.results.manifest import read_manifest
 from sweep.results.schema import TABLES
 from sweep.results.store import (
-    COMMITTED_COLUMNS,
     MANIFEST,
     PLAN,
     REPLACES,
@@ -90,8 +89,7 @@ def check(uri: str) -> CheckReport:
         with warnings.catch_warnings():  # reported above, by file
             warnings.simplefilter("ignore", StoreWarning)
             warnings.simplefilter("ignore", DamagedCommitWarning)
-            runs = pl.from_arrow(store.read_table("runs", COMMITTED_COLUMNS))
-            assert isinstance(runs, pl.DataFrame)
+            runs = store.committed_runs()
             short = incomplete(store, runs)  # read and verified once for all three
             committed = {k: c.status for k, c in committed_from(runs, short).items()}
             out += _damaged(store, usable, short)

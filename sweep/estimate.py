@@ -178,19 +178,15 @@ def _swap_shares(
     (a swap_model shock; ``phases.work_key``): uncached prompt over prefill plus completion over
     decode, at its rates, as its row's GPU-seconds are."""
     row = {r.model: r for r in rows if r.part == "agents" and r.gpu}
+    rate = {m: cost.rates(cfg.models[m], s.gpu(r.gpu), s) for m, r in row.items() if r.gpu}
     swap: dict[str, float] = defaultdict(float)
     every: dict[str, float] = defaultdict(float)
     for spec in p.specs:
         name = spec.model.name
-        if name not in row:
-            continue
-        t = shapes[tokens.shape(spec)].agents.get(name)
+        t = shapes[tokens.shape(spec)].agents.get(name) if name in rate else None
         if t is None:
             continue
-        r = row[name]
-        w = cost.rates(cfg.models[name], s.gpu(r.gpu), s).replica_s(
-            t.prompt * (1 - r.cached_share), t.completion
-        )
+        w = rate[name].replica_s(t.prompt * (1 - row[name].cached_share), t.completion)
         every[name] += w
         if phases.work_key(spec) != name:
             swap[name] += w

@@ -317,10 +317,15 @@ class ResultStore:
         """episode_id -> its latest committed attempt (an ok attempt wins over a failed one).
         An episode whose latest commit has rows missing in another table (a damaged or lost
         part: ``sweep.results.verify``) is ``damaged``; the next launch re-runs it."""
-        t = self.read_table("runs", COMMITTED_COLUMNS)
-        runs = pl.from_arrow(t)
-        assert isinstance(runs, pl.DataFrame)
+        runs = self.committed_runs()
         return committed_from(runs, incomplete(self, runs))
+
+    def committed_runs(self) -> pl.DataFrame:
+        """The ``COMMITTED_COLUMNS`` of every readable runs row: what ``committed`` and
+        ``verify.incomplete`` read."""
+        runs = pl.from_arrow(self.read_table("runs", COMMITTED_COLUMNS))
+        assert isinstance(runs, pl.DataFrame)
+        return runs
 
 
 COMMITTED_COLUMNS = ["episode_id", "attempt", "batch", "step", "status", *COUNTED.values()]

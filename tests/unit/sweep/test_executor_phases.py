@@ -242,6 +242,17 @@ def test_split_sends_an_episode_to_its_work_keys_phase() -> None:
 # ---- the executor runs the phases ----------------------------------------------------------
 
 
+def fake_executor(monkeypatch: Any, pool: FakePool, prepare: Any) -> ClusterConfig:
+    """``execute`` on ``pool`` (no Ray) with ``prepare`` as the backend's ``prepare_runners``;
+    the cluster config to run it with."""
+    monkeypatch.setattr(execute, "ray", pool)
+    monkeypatch.setattr(execute, "EpisodeRunner", pool)
+    monkeypatch.setattr(execute, "start_ray", lambda cluster: False)
+    monkeypatch.setattr(execute, "backend_hook", lambda name, trait: prepare)
+    monkeypatch.setattr(execute, "episodes_per_runner", lambda *a: 2)
+    return dataclasses.replace(ClusterConfig(), runners=2, retry_backoff_s=0.0)
+
+
 def test_execute_runs_each_phase_with_its_replicas_and_only_its_episodes(monkeypatch) -> None:
     specs = list(plan(build(compose(["sweep=smoke", "sweep.limit=12"]))[0]).specs)
     models = list(dict.fromkeys(s.model.name for s in specs))
@@ -260,12 +271,7 @@ def test_execute_runs_each_phase_with_its_replicas_and_only_its_episodes(monkeyp
         deployed.append(({s.model.name for s in batch}, dict(replicas)))
         return RunnerSetup(recount(), Runtime(base_url="http://x"), Serving())
 
-    monkeypatch.setattr(execute, "ray", pool)
-    monkeypatch.setattr(execute, "EpisodeRunner", pool)
-    monkeypatch.setattr(execute, "start_ray", lambda cluster: False)
-    monkeypatch.setattr(execute, "backend_hook", lambda name, trait: prepare)
-    monkeypatch.setattr(execute, "episodes_per_runner", lambda *a: 2)
-    cluster = dataclasses.replace(ClusterConfig(), runners=2, retry_backoff_s=0.0)
+    cluster = fake_executor(monkeypatch, pool, prepare)
     work = [(s, 1) for s in specs if s.model.name in models[:3]]
     backend = BackendConfig("vllm", VllmOptions())
     prog = execute.execute(work, Writer(), backend, cluster, plan=plan_)
@@ -310,12 +316,7 @@ def test_execute_runs_the_planners_swap_unit_apart_with_the_replacement_model(
     def replicas_of(replicas: dict[str, int]) -> dict[str, int]:
         return {m: r for m, r in replicas.items() if r}
 
-    monkeypatch.setattr(execute, "ray", pool)
-    monkeypatch.setattr(execute, "EpisodeRunner", pool)
-    monkeypatch.setattr(execute, "start_ray", lambda cluster: False)
-    monkeypatch.setattr(execute, "backend_hook", lambda name, trait: prepare)
-    monkeypatch.setattr(execute, "episodes_per_runner", lambda *a: 2)
-    cluster = dataclasses.replace(ClusterConfig(), runners=2, retry_backoff_s=0.0)
+    cluster = fake_executor(monkeypatch, pool, prepare)
     work = [(s, 1) for s in plain + swapped]
     prog = execute.execute(work, Writer(), BackendConfig("vllm", VllmOptions()), cluster, plan=ps)
     assert prog.done == len(work)
