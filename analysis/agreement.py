@@ -166,7 +166,9 @@ def task_bootstrap(
     """95% percentile intervals of ``statistic`` over resamples of whole tasks (``task_id``).
     Resamples where a coefficient is undefined (e.g. one category only) are left out of its
     interval; with fewer than two tasks every interval is NaN."""
-    groups = [idx.to_numpy() for idx in f.with_row_index("_i").group_by("task_id").agg("_i")["_i"]]
+    # Groups in task order: the same rows in any order give the same resamples, so the same CIs.
+    by_task = f.with_row_index("_i").group_by("task_id").agg("_i").sort("task_id")
+    groups = [idx.to_numpy() for idx in by_task["_i"]]
     if len(groups) < 2 or resamples < 1:
         return {k: (float("nan"), float("nan")) for k in statistic(f)}
     rng = np.random.default_rng(seed)

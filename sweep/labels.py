@@ -211,13 +211,18 @@ def export_sample(results_dir: str, out: str, sample: int = 50, seed: int = 0) -
 
 
 def sample_keys(results_dir: str, k: int, seed: int = 0) -> set[tuple[object, ...]]:
-    """K run steps, round robin over the strata protocol x n_agents x level in a seeded order."""
+    """K run steps, round robin over the strata protocol x n_agents x level in a seeded order.
+
+    The order hashes what names a run step in every launch of the same sweep (episode id and
+    step), not the commit batch or attempt, so the same seed draws the same steps from a rerun,
+    a resumed run or a copy of these results."""
     from sweep.results.reader import load
 
     strata = ["protocol", "n_agents", "level"]
     runs = load(results_dir).runs.select(*SCORE_KEY, *strata).collect()
     order = runs.with_columns(
-        pl.struct(*SCORE_KEY).hash(seed).alias("_h"), pl.struct(*strata).hash(seed).alias("_s")
+        pl.struct("episode_id", "step").hash(seed).alias("_h"),
+        pl.struct(*strata).hash(seed).alias("_s"),
     ).with_columns(pl.col("_h").rank("ordinal").over(strata).alias("_r"))
     picked = order.sort("_r", "_s").head(k)
     return {tuple(r) for r in picked.select(SCORE_KEY).iter_rows()}
