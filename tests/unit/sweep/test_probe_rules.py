@@ -53,14 +53,11 @@ def test_a_relaunch_of_the_same_sweep_draws_the_same_run_steps(tmp_path: Path) -
     stores = []
     for batch, attempt in (("01796244126523352144-9893be90", 1), ("01796244146535284505-x", 2)):
         store = ResultStore(str(tmp_path / batch))
-        store.write_part(
-            "runs",
-            [
-                {"episode_id": f"e{i:02d}", "attempt": attempt, "batch": batch, "step": 0,
-                 "status": "ok", "protocol": "seq", "n_agents": 4, "level": "L3",
-                 "task_id": f"t{i}"}
-                for i in range(40)
-            ],  # fmt: skip
-        )
+        rows = [
+            {"episode_id": f"e{i:02d}", "attempt": attempt, "batch": batch, "step": 0,
+             "status": "ok", "protocol": "seq", "n_agents": 4, "level": "L3", "task_id": f"t{i}"}
+            for i in range(40)
+        ]  # fmt: skip
+        store.write_part("runs", rows)
         stores.append({(k[0], k[3]) for k in sample_keys(store.uri, 10)})
     assert stores[0] == stores[1] and len(stores[0]) == 10
